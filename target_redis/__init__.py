@@ -1,0 +1,1 @@
+"""target-redis: a Singer target that loads into Redis (Airbyte-compatible layout)."""

@@ -1,0 +1,5 @@
+"""``python -m target_redis``."""
+
+from target_redis.target import TargetRedis
+
+TargetRedis.cli()

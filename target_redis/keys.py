@@ -1,0 +1,86 @@
+"""Key naming, primary-key value encoding and SCAN pattern escaping.
+
+The layout is Airbyte's: the counter of stream S in namespace N is the STRING key
+``N:S`` and each record lives at ``N:S:<suffix>``. With an empty namespace the keys
+start with a colon (``:S``, ``:S:1``), exactly as Airbyte writes them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import typing as t
+
+from singer_sdk.singerlib.json import serialize_json
+
+_GLOB_SPECIALS = "\\*?[]"
+
+
+def stream_key(namespace: str, stream: str) -> str:
+    """The stream's counter key (and the prefix of its record keys)."""
+    return f"{namespace}:{stream}"
+
+
+def record_key(namespace: str, stream: str, suffix: str | int) -> str:
+    """The key of one record: ``N:S:<suffix>``."""
+    return f"{namespace}:{stream}:{suffix}"
+
+
+def encode_pk_value(value: t.Any) -> str:  # noqa: ANN401
+    """Encode one primary-key value as text.
+
+    Strings stay as they are, integers and decimals are written in decimal,
+    booleans as ``true``/``false``; objects and arrays as compact JSON.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, decimal.Decimal)):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    return serialize_json(value, ensure_ascii=False)
+
+
+def _escape_component(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def encode_pk(values: t.Sequence[t.Any]) -> str:
+    """Encode primary-key values as one unambiguous key suffix.
+
+    A single value is written as is (``N:S:42``, ``N:S:a:b``): its suffix is
+    everything after the stream prefix, so it cannot collide with another value.
+    Several values are joined by ``:`` after escaping ``\\`` and ``:`` in each,
+    so ``("a:b", "c")`` and ``("a", "b:c")`` give different keys.
+    """
+    if len(values) == 1:
+        return encode_pk_value(values[0])
+    return ":".join(_escape_component(encode_pk_value(v)) for v in values)
+
+
+def escape_glob(text: str) -> str:
+    """Escape text so that a Redis glob pattern matches it literally."""
+    return "".join("\\" + ch if ch in _GLOB_SPECIALS else ch for ch in text)
+
+
+def records_pattern(namespace: str, stream: str) -> str:
+    """SCAN pattern matching every record key of one stream (and no other key
+    of that stream's prefix, since keys of other streams need further checks)."""
+    return escape_glob(stream_key(namespace, stream)) + ":*"
+
+
+def parse_id_suffix(key: str, prefix: str) -> int | None:
+    """The numeric id of a record key ``<prefix>:<id>``, or None if the key has
+    another shape (an upsert key, or a key of a stream whose name extends ours)."""
+    head = prefix + ":"
+    if not key.startswith(head):
+        return None
+    suffix = key[len(head) :]
+    if not suffix.isascii() or not suffix.isdigit():
+        return None
+    number = int(suffix)
+    return number if str(number) == suffix else None

@@ -1,0 +1,150 @@
+"""Pure functions from records to Redis commands for the hash layout.
+
+No I/O here: the sink reserves ids and runs the commands these functions build.
+A command is a tuple of strings as sent to Redis, e.g. ``("HSET", key, f, v, ...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import json
+import typing as t
+
+from singer_sdk.singerlib.json import serialize_json
+
+from target_redis.keys import record_key
+
+Command = tuple[str, ...]
+
+AB_ID = "_airbyte_ab_id"
+EMITTED_AT = "_airbyte_emitted_at"
+DATA = "_airbyte_data"
+DELETED_AT = "_sdc_deleted_at"
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MS = datetime.timedelta(milliseconds=1)
+
+
+@dataclasses.dataclass(slots=True)
+class Row:
+    """One record on its way to Redis."""
+
+    data: dict[str, t.Any]
+    emitted_at: int
+    """Epoch milliseconds."""
+    deleted: bool = False
+    pk: str | None = None
+    """Encoded primary key (upsert only)."""
+
+
+@dataclasses.dataclass(slots=True)
+class UpsertEntry:
+    """What an upsert batch does to one key: write ``row`` or delete the key."""
+
+    row: Row | None
+    merge_stored: bool = False
+    """True when ``row`` is a partial delete row to merge into the stored record."""
+
+
+def encode_data(record: t.Mapping[str, t.Any]) -> str:
+    """The record as compact UTF-8 JSON: key order kept, Decimals as numbers."""
+    return serialize_json(record, ensure_ascii=False)
+
+
+def epoch_ms(value: datetime.datetime) -> int:
+    """Epoch milliseconds of a datetime (naive means UTC), without float error."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return (value - _EPOCH) // _MS
+
+
+def parse_time_extracted(text: str) -> int:
+    """Epoch milliseconds of an ISO-8601 ``time_extracted``; ValueError if not one."""
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return epoch_ms(datetime.datetime.fromisoformat(text))
+
+
+def hash_command(key: str, ab_id: int, row: Row) -> Command:
+    """HSET of the three Airbyte fields."""
+    return (
+        "HSET",
+        key,
+        AB_ID,
+        str(ab_id),
+        EMITTED_AT,
+        str(row.emitted_at),
+        DATA,
+        encode_data(row.data),
+    )
+
+
+def append_commands(
+    namespace: str, stream: str, first_id: int, rows: t.Sequence[Row]
+) -> list[Command]:
+    """HSETs of rows at consecutive ids from ``first_id``, in record order."""
+    return [
+        hash_command(record_key(namespace, stream, ab_id), ab_id, row)
+        for ab_id, row in enumerate(rows, start=first_id)
+    ]
+
+
+def plan_upsert(rows: t.Iterable[Row], *, hard_delete: bool) -> dict[str, UpsertEntry]:
+    """Reduce a batch to one action per key; the last record wins.
+
+    A delete row under soft delete is merged into the record before it in the
+    batch; with none before it, it is marked to merge into the stored record, so
+    a delete's partial row never replaces a full record. Under hard delete a
+    delete row removes the key.
+    """
+    plan: dict[str, UpsertEntry] = {}
+    for row in rows:
+        pk = t.cast("str", row.pk)
+        previous = plan.pop(pk, None)  # re-insert: key order follows last write
+        if not row.deleted:
+            plan[pk] = UpsertEntry(row)
+        elif hard_delete:
+            plan[pk] = UpsertEntry(None)
+        elif previous is not None and previous.row is not None:
+            merged = Row({**previous.row.data, **row.data}, row.emitted_at, True, pk)
+            plan[pk] = UpsertEntry(merged, previous.merge_stored)
+        else:
+            plan[pk] = UpsertEntry(row, merge_stored=True)
+    return plan
+
+
+def merge_into_stored(stored_data: str | None, row: Row) -> Row:
+    """A soft-delete row laid over the stored record's JSON (if there is one)."""
+    if not stored_data:
+        return row
+    stored = json.loads(stored_data, parse_float=decimal.Decimal)
+    if not isinstance(stored, dict):
+        return row
+    return Row({**stored, **row.data}, row.emitted_at, True, row.pk)
+
+
+def upsert_commands(
+    namespace: str,
+    stream: str,
+    first_id: int,
+    plan: t.Mapping[str, UpsertEntry],
+    delete_command: str = "UNLINK",
+) -> list[Command]:
+    """HSETs for written keys (fresh ids from ``first_id``) and deletes."""
+    commands: list[Command] = []
+    ab_id = first_id
+    for pk, entry in plan.items():
+        key = record_key(namespace, stream, pk)
+        if entry.row is None:
+            commands.append((delete_command, key))
+        else:
+            commands.append(hash_command(key, ab_id, entry.row))
+            ab_id += 1
+    return commands
+
+
+def count_writes(plan: t.Mapping[str, UpsertEntry]) -> int:
+    """How many keys of an upsert plan get written (and so need an id)."""
+    return sum(1 for entry in plan.values() if entry.row is not None)

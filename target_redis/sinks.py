@@ -1,0 +1,194 @@
+"""RedisSink: batches, load methods and deletes for the hash layout."""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+import redis
+from singer_sdk.sinks import BatchSink
+
+from target_redis import layouts
+from target_redis.errors import TargetRedisError
+from target_redis.keys import encode_pk, record_key, stream_key
+from target_redis.layouts import Row
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
+
+    from target_redis.target import TargetRedis
+
+APPEND = "append-only"
+OVERWRITE = "overwrite"
+UPSERT = "upsert"
+
+
+class RedisSink(BatchSink):
+    """Writes one stream's batches to Redis; each batch is one pipeline."""
+
+    MAX_SIZE_DEFAULT = 10000
+
+    def __init__(
+        self,
+        target: TargetRedis,
+        stream_name: str,
+        schema: dict,
+        key_properties: t.Sequence[str] | None,
+    ) -> None:
+        """Bind the sink to the target's shared writer and resolve its load method."""
+        super().__init__(target, stream_name, schema, key_properties)
+        self.target = target
+        self.writer = target.writer
+        self.namespace: str = self.config.get("namespace") or ""
+        self.counter_key = stream_key(self.namespace, stream_name)
+        self.hard_delete: bool = bool(self.config.get("hard_delete", False))
+        self.load_method: str = self.config.get("load_method") or APPEND
+        if self.load_method == UPSERT and not self.key_properties:
+            target.warn_once(
+                f"upsert-no-key:{stream_name}",
+                "Stream '%s' has no key_properties: upsert falls back to append-only.",
+                stream_name,
+            )
+            self.load_method = APPEND
+        self._skipped_deletes = 0
+
+    def setup(self) -> None:
+        """Start-of-stream work; overwrite's runs once per stream per run."""
+        super().setup()
+        if self.load_method == OVERWRITE:
+            self.target.start_overwrite(self.namespace, self.stream_name)
+
+    def _parse_timestamps_in_record(
+        self,
+        record: dict,
+        schema: dict,
+        treatment: DatetimeErrorTreatmentEnum,
+    ) -> None:
+        # Check that date-time values parse (bad ones still fail), but keep the
+        # tap's own text in the record: it is only written back out as JSON.
+        super()._parse_timestamps_in_record(dict(record), schema, treatment)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """Turn a validated record into a Row on the pending batch."""
+        message = self.target.current_record_message
+        deleted_at = record.get(layouts.DELETED_AT)
+        if deleted_at is None:
+            raw = message.get("record")
+            deleted_at = raw.get(layouts.DELETED_AT) if isinstance(raw, dict) else None
+        deleted = deleted_at is not None
+        if deleted and layouts.DELETED_AT not in record:
+            # add_record_metadata is off, so the SDK stripped it: keep it stored.
+            record[layouts.DELETED_AT] = deleted_at
+        row = Row(record, self._emitted_at(message), deleted)
+        if self.load_method == UPSERT:
+            row.pk = self._primary_key(record)
+        context.setdefault("records", []).append(row)
+
+    def _emitted_at(self, message: t.Mapping[str, t.Any]) -> int:
+        time_extracted = message.get("time_extracted")
+        if not time_extracted:
+            return time.time_ns() // 1_000_000
+        try:
+            return layouts.parse_time_extracted(str(time_extracted))
+        except ValueError:
+            msg = (
+                f"Stream '{self.stream_name}': time_extracted {time_extracted!r} "
+                "is not an ISO-8601 date-time."
+            )
+            raise TargetRedisError(msg) from None
+
+    def _primary_key(self, record: dict) -> str:
+        values = []
+        for name in self.key_properties:
+            value = record.get(name)
+            if value is None:
+                msg = (
+                    f"Stream '{self.stream_name}': key property '{name}' is missing "
+                    "or null in a record; upsert needs every key property."
+                )
+                raise TargetRedisError(msg)
+            values.append(value)
+        return encode_pk(values)
+
+    def process_batch(self, context: dict) -> None:
+        """Write the batch; return only after Redis acknowledged all of it."""
+        rows: list[Row] | None = context.get("records")
+        if rows is None:
+            # A drain re-entered (e.g. a signal during a drain) without the batch:
+            # treating it as empty would let the SDK emit state for unwritten data.
+            msg = (
+                f"Stream '{self.stream_name}': a batch was drained without its "
+                "records (interrupted drain); stopping without emitting state."
+            )
+            raise TargetRedisError(msg)
+        try:
+            if self.load_method == UPSERT:
+                written = self._write_upsert(rows)
+            else:
+                written = self._write_append(rows)
+        except redis.RedisError as exc:
+            detail = " ".join(str(exc).split())[:300]
+            msg = (
+                f"Stream '{self.stream_name}': writing a batch of {len(rows)} records "
+                f"to Redis failed: {detail}"
+            )
+            raise TargetRedisError(msg) from exc
+        self.logger.info(
+            "Stream '%s': %d records written to Redis (%s).",
+            self.stream_name,
+            written,
+            self.load_method,
+        )
+
+    def _write_append(self, rows: list[Row]) -> int:
+        if self.hard_delete:
+            kept = [row for row in rows if not row.deleted]
+            self._note_skipped_deletes(len(rows) - len(kept))
+            rows = kept
+        if not rows:
+            return 0
+        first_id = self.writer.reserve_ids(self.counter_key, len(rows))
+        self.writer.run(
+            layouts.append_commands(self.namespace, self.stream_name, first_id, rows)
+        )
+        return len(rows)
+
+    def _write_upsert(self, rows: list[Row]) -> int:
+        plan = layouts.plan_upsert(rows, hard_delete=self.hard_delete)
+        self.tally_duplicate_merged(len(rows) - len(plan))
+        to_merge = [pk for pk, entry in plan.items() if entry.merge_stored]
+        if to_merge:
+            keys = [record_key(self.namespace, self.stream_name, pk) for pk in to_merge]
+            stored = self.writer.read_fields(keys, layouts.DATA)
+            for pk, data in zip(to_merge, stored):
+                entry = plan[pk]
+                entry.row = layouts.merge_into_stored(data, t.cast("Row", entry.row))
+        writes = layouts.count_writes(plan)
+        first_id = self.writer.reserve_ids(self.counter_key, writes) if writes else 0
+        self.writer.run(
+            layouts.upsert_commands(
+                self.namespace,
+                self.stream_name,
+                first_id,
+                plan,
+                self.writer.delete_command,
+            )
+        )
+        return len(plan)
+
+    def _note_skipped_deletes(self, count: int) -> None:
+        if not count:
+            return
+        self._skipped_deletes += count
+        self.target.warn_once(
+            f"append-delete:{self.stream_name}",
+            "Stream '%s': hard_delete drops deleted rows under %s; records appended "
+            "earlier are not removed (use load_method upsert with key_properties).",
+            self.stream_name,
+            self.load_method,
+        )
+
+    def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:  # noqa: ANN401
+        """BATCH messages are not supported yet: refuse them instead of guessing."""
+        msg = f"Stream '{self.stream_name}': BATCH messages are not supported yet."
+        raise TargetRedisError(msg)

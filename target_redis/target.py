@@ -1,0 +1,239 @@
+"""TargetRedis: settings, capabilities, sink routing and fixes to SDK state handling."""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+
+import redis
+from singer_sdk import Target
+from singer_sdk.exceptions import (
+    ConfigValidationError,
+    InvalidJSONSchema,
+    InvalidRecord,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
+from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.singerlib.json import serialize_json
+
+from target_redis import settings
+from target_redis.connection import connect
+from target_redis.errors import TargetRedisError
+from target_redis.reader import CountingReader
+from target_redis.sinks import RedisSink
+from target_redis.writer import Writer
+
+if t.TYPE_CHECKING:
+    import jsonschema
+    from singer_sdk.sinks import Sink
+
+EXPECTED_ERRORS = (
+    TargetRedisError,
+    redis.RedisError,
+    InvalidInputLine,
+    InvalidRecord,
+    InvalidJSONSchema,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+
+
+class TargetRedis(Target):
+    """Singer target for Redis, compatible with Airbyte's destination-redis layout."""
+
+    name = "target-redis"
+    package_name = "target-redis"
+    default_sink_class = RedisSink
+    message_reader_class = CountingReader
+    capabilities: t.ClassVar[list] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+        TargetCapabilities.VALIDATE_RECORDS,
+        TargetCapabilities.HARD_DELETE,
+    ]
+    config_jsonschema = settings.SCHEMA
+
+    def __init__(
+        self,
+        *,
+        config: dict | None = None,
+        parse_env_config: bool = False,
+        validate_config: bool = True,
+        setup_mapper: bool = True,
+        message_reader: CountingReader | None = None,
+    ) -> None:
+        """Validate settings, then connect and authenticate before any input."""
+        super().__init__(
+            config=config,
+            parse_env_config=parse_env_config,
+            validate_config=validate_config,
+            setup_mapper=setup_mapper,
+            message_reader=message_reader,
+        )
+        client, server = connect(self.config)
+        self.writer = Writer(client, server)
+        self.current_record_message: dict = {}
+        self._overwrite_floors: dict[tuple[str, str], int] = {}
+        self._warned: set[str] = set()
+
+    # Settings
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        # The SDK's messages echo the offending value, which may be a secret:
+        # name the setting and the rule instead.
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        validator = JSONSchemaValidator(schema)
+        errors = [_describe_config_error(e) for e in validator.iter_errors(self._config)]
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
+        for error in errors:
+            self.logger.warning("Config: %s", error)
+        return errors
+
+    def warn_once(self, topic: str, message: str, *args: t.Any) -> None:  # noqa: ANN401
+        """Log a warning the first time ``topic`` comes up in this run."""
+        if topic not in self._warned:
+            self._warned.add(topic)
+            self.logger.warning(message, *args)
+
+    # Messages
+
+    def _process_record_message(self, message_dict: dict) -> None:
+        # Sinks read time_extracted and the raw _sdc_deleted_at from here.
+        self.current_record_message = message_dict
+        super()._process_record_message(message_dict)
+
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        stream = message_dict.get("stream")
+        if stream not in self.mapper.stream_maps:
+            msg = f"ACTIVATE_VERSION for stream '{stream}' arrived before its SCHEMA."
+            raise TargetRedisError(msg)
+        super()._process_activate_version_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        msg = f"Stream '{message_dict.get('stream')}': BATCH messages are not supported yet."
+        raise TargetRedisError(msg)
+
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict | None = None,
+        schema: dict | None = None,
+        key_properties: t.Sequence[str] | None = None,
+    ) -> Sink:
+        """Return the stream's sink; on a schema change, drain the old sink first.
+
+        The SDK parks the old sink until the next full drain, so the new sink
+        could write a newer record before the old sink writes an older one.
+        """
+        previous = self._sinks_active.get(stream_name)
+        sink = super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+        if previous is not None and sink is not previous:
+            self.drain_one(previous)
+        return sink
+
+    # Overwrite
+
+    def start_overwrite(self, namespace: str, stream: str) -> None:
+        """Remember the stream's counter at its first SCHEMA of this run."""
+        key = (namespace, stream)
+        if key not in self._overwrite_floors:
+            floor = self.writer.read_counter(f"{namespace}:{stream}")
+            self._overwrite_floors[key] = floor
+            self.logger.info(
+                "Stream '%s': overwrite will replace records with ids up to %d.",
+                stream,
+                floor,
+            )
+
+    def _finish_overwrites(self) -> None:
+        for (namespace, stream), floor in self._overwrite_floors.items():
+            removed = self.writer.remove_ids_up_to(namespace, stream, floor)
+            self.logger.info(
+                "Stream '%s': overwrite removed %d records of earlier runs.", stream, removed
+            )
+        self._overwrite_floors.clear()
+
+    # Draining and state
+
+    def process_endofpipe(self) -> None:
+        """Write every pending batch, finish overwrites, then let the SDK emit state."""
+        self._drain_all(self._sinks_to_clear, 1)
+        self._drain_all(list(self._sinks_active.values()), self.max_parallelism)
+        try:
+            self._finish_overwrites()
+        except redis.RedisError as exc:
+            msg = f"Removing the records of earlier runs (overwrite) failed: {exc}"
+            raise TargetRedisError(msg) from exc
+        super().process_endofpipe()
+
+    def _write_state_message(self, state: dict) -> None:
+        # The SDK's stdlib json.dumps fails on Decimal floats in state.
+        sys.stdout.write(serialize_json(state) + "\n")
+        sys.stdout.flush()
+
+    # CLI
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        file_input: t.IO[str] | None = None,
+    ) -> None:
+        """Run the target; expected failures end with one clear line and exit 1."""
+        super(Target, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        target: TargetRedis | None = None
+        try:
+            target = cls(
+                config=config.config,
+                validate_config=True,
+                parse_env_config=config.parse_env,
+            )
+            target.listen(file_input)
+        except EXPECTED_ERRORS as exc:
+            cls.logger.error("%s", describe_failure(exc, target))  # noqa: TRY400
+            sys.exit(1)
+
+
+def _describe_config_error(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(part) for part in error.absolute_path)
+    where = f"setting '{path}'" if path else "config"
+    rule, expected = error.validator, error.validator_value
+    if rule == "type":
+        return f"{where} must be of type {expected}"
+    if rule == "enum":
+        return f"{where} must be one of {expected}"
+    if rule == "required":
+        return f"{where}: {error.message}"
+    return f"{where} fails the '{rule}' rule ({expected})"
+
+
+def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
+    """One line for an expected failure: where in the input, which stream, what."""
+    if isinstance(exc, InvalidRecord):
+        text = f"Record failed schema validation: {exc.error_message}"
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+    if target is None:
+        return text
+    reader = target.message_reader
+    line = getattr(reader, "line_number", 0)
+    stream = target.current_record_message.get("stream")
+    where = f"Input line {line}" if line else ""
+    if stream and f"'{stream}'" not in text and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError)):
+        where += f" (stream '{stream}')"
+    return f"{where}: {text}" if where else text
