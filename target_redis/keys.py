@@ -26,7 +26,7 @@ def record_key(namespace: str, stream: str, suffix: str | int) -> str:
     return f"{namespace}:{stream}:{suffix}"
 
 
-def encode_pk_value(value: t.Any) -> str:  # noqa: ANN401
+def encode_pk_value(value: t.Any) -> str:
     """Encode one primary-key value as text.
 
     Strings stay as they are, integers and decimals are written in decimal,

@@ -188,7 +188,7 @@ class RedisSink(BatchSink):
             self.load_method,
         )
 
-    def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:  # noqa: ANN401
+    def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
         """BATCH messages are not supported yet: refuse them instead of guessing."""
         msg = f"Stream '{self.stream_name}': BATCH messages are not supported yet."
         raise TargetRedisError(msg)

@@ -96,7 +96,7 @@ class TargetRedis(Target):
             self.logger.warning("Config: %s", error)
         return errors
 
-    def warn_once(self, topic: str, message: str, *args: t.Any) -> None:  # noqa: ANN401
+    def warn_once(self, topic: str, message: str, *args: t.Any) -> None:
         """Log a warning the first time ``topic`` comes up in this run."""
         if topic not in self._warned:
             self._warned.add(topic)
@@ -205,7 +205,7 @@ class TargetRedis(Target):
             )
             target.listen(file_input)
         except EXPECTED_ERRORS as exc:
-            cls.logger.error("%s", describe_failure(exc, target))  # noqa: TRY400
+            cls.logger.error("%s", describe_failure(exc, target))
             sys.exit(1)
 
 

