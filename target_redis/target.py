@@ -214,7 +214,8 @@ def _describe_config_error(error: jsonschema.ValidationError) -> str:
     where = f"setting '{path}'" if path else "config"
     rule, expected = error.validator, error.validator_value
     if rule == "type":
-        return f"{where} must be of type {expected}"
+        types = expected if isinstance(expected, list) else [expected]
+        return f"{where} must be of type {' or '.join(types)}"
     if rule == "enum":
         return f"{where} must be one of {expected}"
     if rule == "required":

@@ -1,0 +1,160 @@
+"""The command line as users run it: exit codes, one-line errors, no secrets, no STATE."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import redis
+
+from helpers import record_msg, run_cli, schema_msg, singer_lines, state_msg
+from target_redis.devserver import RedisServer, find_server_binary, free_port
+
+SECRET = "s3cr3t-MARKER-pw"
+GOOD_INPUT = singer_lines(
+    schema_msg("s", {"id": {"type": "integer"}}, ["id"]),
+    record_msg("s", {"id": 1}),
+    state_msg({"s": 1}),
+)
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "| ERROR" in line or "ERROR" in line.split("|")[1:2]]
+
+
+def assert_one_clear_error(proc, *needles: str) -> str:  # noqa: ANN001
+    assert proc.returncode != 0
+    assert proc.stdout == "", "no STATE may be printed"
+    errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def password_server() -> RedisServer:
+    binary = find_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server")
+    server = RedisServer(binary, ["--requirepass", SECRET])
+    yield server
+    server.stop()
+
+
+def test_pipe_run_prints_state_and_writes(server: RedisServer, r: redis.Redis) -> None:
+    proc = run_cli(server.config(), GOOD_INPUT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '{"s":1}\n'
+    assert r.hget(":s:1", "_airbyte_data") == '{"id":1}'
+
+
+def test_unreachable_server_fails_fast_naming_host_port() -> None:
+    port = free_port()
+    proc = run_cli({"host": "127.0.0.1", "port": port, "password": SECRET}, GOOD_INPUT)
+    assert_one_clear_error(proc, f"127.0.0.1:{port}", "Cannot connect")
+    assert SECRET not in proc.stderr
+
+
+def test_wrong_password_is_clear_and_secret_free(password_server: RedisServer) -> None:
+    proc = run_cli(password_server.config(password="wrong-" + SECRET), GOOD_INPUT)
+    assert_one_clear_error(proc, f"{password_server.host}:{password_server.port}", "credentials")
+    assert SECRET not in proc.stderr + proc.stdout
+
+
+def test_missing_password_is_clear(password_server: RedisServer) -> None:
+    proc = run_cli(password_server.config(), GOOD_INPUT)
+    assert_one_clear_error(proc, str(password_server.port))
+
+
+def test_password_only_server_accepts_password(password_server: RedisServer) -> None:
+    proc = run_cli(password_server.config(password=SECRET), GOOD_INPUT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '{"s":1}\n'
+    assert SECRET not in proc.stderr
+    with password_server.client(password=SECRET) as client:
+        assert client.hget(":s:1", "_airbyte_ab_id") == "1"
+
+
+@pytest.mark.parametrize(
+    "transport",
+    [
+        {"ssl": True},
+        {"ssl": False, "ssl_mode": {"mode": "verify-full", "ca_certificate": SECRET}},
+        {"tunnel_method": {"tunnel_method": "SSH_PASSWORD_AUTH", "tunnel_host": "bastion",
+                           "tunnel_user": "u", "tunnel_user_password": SECRET}},
+    ],
+)
+def test_tls_or_tunnel_is_refused_not_downgraded(server: RedisServer, transport: dict) -> None:
+    proc = run_cli(server.config(**transport), GOOD_INPUT)
+    line = assert_one_clear_error(proc, "not support")
+    assert SECRET not in proc.stderr
+    assert "ssl" in line or "tunnel_method" in line
+
+
+def test_airbyte_config_is_accepted_as_is(server: RedisServer, r: redis.Redis) -> None:
+    airbyte = {
+        "host": server.host,
+        "port": server.port,
+        "username": "",
+        "password": "",
+        "ssl": False,
+        "ssl_mode": {"mode": "disable"},
+        "cache_type": "hash",
+        "tunnel_method": {"tunnel_method": "NO_TUNNEL"},
+    }
+    proc = run_cli(airbyte, GOOD_INPUT)
+    assert proc.returncode == 0, proc.stderr
+    assert r.hget(":s:1", "_airbyte_ab_id") == "1"
+
+
+def test_bad_setting_named_without_echoing_value(server: RedisServer) -> None:
+    proc = run_cli(server.config(password=12345678, load_method="merge"), GOOD_INPUT)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "setting 'password' must be of type string" in proc.stderr
+    assert "setting 'load_method' must be one of" in proc.stderr
+    assert "12345678" not in proc.stderr
+
+
+def test_malformed_json_names_line_and_writes_no_state(server: RedisServer) -> None:
+    text = GOOD_INPUT + '{"type": "RECORD", "stream": "s", "record": {"id": 2\n' + GOOD_INPUT
+    proc = run_cli(server.config(), text)
+    assert_one_clear_error(proc, "Input line 4", "not valid JSON")
+
+
+def test_record_before_schema_names_stream(server: RedisServer) -> None:
+    proc = run_cli(server.config(), singer_lines(record_msg("ghost", {"id": 1}), state_msg({"x": 1})))
+    assert_one_clear_error(proc, "Input line 1", "'ghost'")
+
+
+def test_invalid_record_is_rejected_with_no_state(server: RedisServer, r: redis.Redis) -> None:
+    text = singer_lines(
+        schema_msg("s", {"id": {"type": "integer"}}, ["id"]),
+        record_msg("s", {"id": "one"}),
+        state_msg({"s": 1}),
+    )
+    proc = run_cli(server.config(), text)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "Input line 2 (stream 's'): Record failed schema validation" in proc.stderr
+    assert r.keys("*") == []
+
+
+def test_activate_version_before_schema(server: RedisServer) -> None:
+    text = json.dumps({"type": "ACTIVATE_VERSION", "stream": "s", "version": 1}) + "\n"
+    proc = run_cli(server.config(), text)
+    assert_one_clear_error(proc, "ACTIVATE_VERSION for stream 's' arrived before its SCHEMA")
+
+
+def test_about_and_module_entry_point() -> None:
+    proc = run_cli(None, "", "--about", "--format=json")
+    assert proc.returncode == 0, proc.stderr
+    about = json.loads(proc.stdout)
+    assert about["name"] == "target-redis"
+    settings = about["settings"]["properties"]
+    assert settings["load_method"]["default"] == "append-only"
+    assert settings["password"]["secret"] is True
+    assert settings["cache_type"]["enum"] == ["hash"]
+    assert "hard-delete" in about["capabilities"]
