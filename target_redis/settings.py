@@ -10,15 +10,30 @@ SSL_MODES = ["disable", "require", "verify-ca", "verify-full"]
 TUNNEL_METHODS = ["NO_TUNNEL", "SSH_KEY_AUTH", "SSH_PASSWORD_AUTH"]
 
 SCHEMA = th.PropertiesList(
-    th.Property("host", th.StringType, default="localhost", description="Redis server host name or IP address."),
+    th.Property(
+        "host",
+        th.StringType,
+        default="localhost",
+        description="Redis server host name or IP address.",
+    ),
     th.Property("port", th.IntegerType, default=6379, description="Redis server port."),
     th.Property(
         "username",
         th.StringType,
         description="ACL user name (Redis 6+). Leave empty for password-only servers.",
     ),
-    th.Property("password", th.StringType, secret=True, description="Password (of the ACL user, or the server's `requirepass`)."),
-    th.Property("db", th.IntegerType, default=0, description="Database number to write to (standalone servers)."),
+    th.Property(
+        "password",
+        th.StringType,
+        secret=True,
+        description="Password (of the ACL user, or the server's `requirepass`).",
+    ),
+    th.Property(
+        "db",
+        th.IntegerType,
+        default=0,
+        description="Database number to write to (standalone servers).",
+    ),
     th.Property(
         "namespace",
         th.StringType,
@@ -33,7 +48,9 @@ SCHEMA = th.PropertiesList(
         th.StringType,
         default="hash",
         allowed_values=CACHE_TYPES,
-        description="Redis data layout. `hash`: one HASH per record, as Airbyte's destination-redis writes.",
+        description=(
+            "Redis data layout. `hash`: one HASH per record, as Airbyte's destination-redis writes."
+        ),
     ),
     th.Property(
         "load_method",
@@ -59,29 +76,65 @@ SCHEMA = th.PropertiesList(
         "ssl",
         th.BooleanType,
         default=False,
-        description="Use TLS (Airbyte setting). Not supported yet: a config asking for it is refused.",
+        description=(
+            "Use TLS (Airbyte setting). Not supported yet: a config asking for it is refused."
+        ),
     ),
     th.Property(
         "ssl_mode",
         th.ObjectType(
             th.Property("mode", th.StringType, allowed_values=SSL_MODES, description="TLS mode."),
-            th.Property("ca_certificate", th.StringType, secret=True, description="CA certificate (PEM text)."),
-            th.Property("client_certificate", th.StringType, secret=True, description="Client certificate (PEM text)."),
-            th.Property("client_key", th.StringType, secret=True, description="Client private key (PEM text)."),
-            th.Property("client_key_password", th.StringType, secret=True, description="Password of the client key."),
+            th.Property(
+                "ca_certificate",
+                th.StringType,
+                secret=True,
+                description="CA certificate (PEM text).",
+            ),
+            th.Property(
+                "client_certificate",
+                th.StringType,
+                secret=True,
+                description="Client certificate (PEM text).",
+            ),
+            th.Property(
+                "client_key",
+                th.StringType,
+                secret=True,
+                description="Client private key (PEM text).",
+            ),
+            th.Property(
+                "client_key_password",
+                th.StringType,
+                secret=True,
+                description="Password of the client key.",
+            ),
         ),
-        description="TLS options (Airbyte setting). Any mode but `disable` is refused until TLS support lands.",
+        description=(
+            "TLS options (Airbyte setting). Any mode but `disable` is refused until TLS "
+            "support lands."
+        ),
     ),
     th.Property(
         "tunnel_method",
         th.ObjectType(
-            th.Property("tunnel_method", th.StringType, allowed_values=TUNNEL_METHODS, description="Tunnel kind."),
+            th.Property(
+                "tunnel_method",
+                th.StringType,
+                allowed_values=TUNNEL_METHODS,
+                description="Tunnel kind.",
+            ),
             th.Property("tunnel_host", th.StringType, description="SSH bastion host."),
             th.Property("tunnel_port", th.IntegerType, description="SSH port."),
             th.Property("tunnel_user", th.StringType, description="SSH user."),
-            th.Property("ssh_key", th.StringType, secret=True, description="SSH private key (PEM text)."),
-            th.Property("tunnel_user_password", th.StringType, secret=True, description="SSH password."),
+            th.Property(
+                "ssh_key", th.StringType, secret=True, description="SSH private key (PEM text)."
+            ),
+            th.Property(
+                "tunnel_user_password", th.StringType, secret=True, description="SSH password."
+            ),
         ),
-        description="SSH tunnel (Airbyte setting). Only `NO_TUNNEL` is accepted until tunnel support lands.",
+        description=(
+            "SSH tunnel (Airbyte setting). Only `NO_TUNNEL` is accepted until tunnel support lands."
+        ),
     ),
 ).to_dict()

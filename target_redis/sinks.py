@@ -148,9 +148,7 @@ class RedisSink(BatchSink):
         if not rows:
             return 0
         first_id = self.writer.reserve_ids(self.counter_key, len(rows))
-        self.writer.run(
-            layouts.append_commands(self.namespace, self.stream_name, first_id, rows)
-        )
+        self.writer.run(layouts.append_commands(self.namespace, self.stream_name, first_id, rows))
         return len(rows)
 
     def _write_upsert(self, rows: list[Row]) -> int:
@@ -160,7 +158,7 @@ class RedisSink(BatchSink):
         if to_merge:
             keys = [record_key(self.namespace, self.stream_name, pk) for pk in to_merge]
             stored = self.writer.read_fields(keys, layouts.DATA)
-            for pk, data in zip(to_merge, stored):
+            for pk, data in zip(to_merge, stored, strict=True):
                 entry = plan[pk]
                 entry.row = layouts.merge_into_stored(data, t.cast("Row", entry.row))
         writes = layouts.count_writes(plan)

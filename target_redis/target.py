@@ -235,6 +235,10 @@ def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
     line = getattr(reader, "line_number", 0)
     stream = target.current_record_message.get("stream")
     where = f"Input line {line}" if line else ""
-    if stream and f"'{stream}'" not in text and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError)):
+    if (
+        stream
+        and f"'{stream}'" not in text
+        and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError))
+    ):
         where += f" (stream '{stream}')"
     return f"{where}: {text}" if where else text

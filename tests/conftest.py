@@ -42,5 +42,3 @@ def r(server: RedisServer) -> t.Iterator[redis.Redis]:
     """A decoding client of the emptied server, for reading back."""
     with server.client() as client:
         yield client
-
-

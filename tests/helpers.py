@@ -89,10 +89,7 @@ def run_cli(
 
 def hashes(client: redis.Redis, pattern: str = "*") -> dict[str, dict[str, str]]:
     """Every HASH matching ``pattern``, with its fields."""
-    return {
-        key: client.hgetall(key)
-        for key in client.scan_iter(match=pattern, _type="hash")
-    }
+    return {key: client.hgetall(key) for key in client.scan_iter(match=pattern, _type="hash")}
 
 
 def data_of(client: redis.Redis, pattern: str) -> list[dict]:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import redis
-
 from helpers import record_msg, run_cli, schema_msg, singer_lines, state_msg
+
 from target_redis.devserver import RedisServer, find_server_binary, free_port
 
 SECRET = "s3cr3t-MARKER-pw"
@@ -19,10 +19,12 @@ GOOD_INPUT = singer_lines(
 
 
 def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if "| ERROR" in line or "ERROR" in line.split("|")[1:2]]
+    return [
+        line for line in stderr.splitlines() if "| ERROR" in line or "ERROR" in line.split("|")[1:2]
+    ]
 
 
-def assert_one_clear_error(proc, *needles: str) -> str:  # noqa: ANN001
+def assert_one_clear_error(proc, *needles: str) -> str:
     assert proc.returncode != 0
     assert proc.stdout == "", "no STATE may be printed"
     errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
@@ -82,8 +84,14 @@ def test_password_only_server_accepts_password(password_server: RedisServer) -> 
     [
         {"ssl": True},
         {"ssl": False, "ssl_mode": {"mode": "verify-full", "ca_certificate": SECRET}},
-        {"tunnel_method": {"tunnel_method": "SSH_PASSWORD_AUTH", "tunnel_host": "bastion",
-                           "tunnel_user": "u", "tunnel_user_password": SECRET}},
+        {
+            "tunnel_method": {
+                "tunnel_method": "SSH_PASSWORD_AUTH",
+                "tunnel_host": "bastion",
+                "tunnel_user": "u",
+                "tunnel_user_password": SECRET,
+            }
+        },
     ],
 )
 def test_tls_or_tunnel_is_refused_not_downgraded(server: RedisServer, transport: dict) -> None:
@@ -125,7 +133,9 @@ def test_malformed_json_names_line_and_writes_no_state(server: RedisServer) -> N
 
 
 def test_record_before_schema_names_stream(server: RedisServer) -> None:
-    proc = run_cli(server.config(), singer_lines(record_msg("ghost", {"id": 1}), state_msg({"x": 1})))
+    proc = run_cli(
+        server.config(), singer_lines(record_msg("ghost", {"id": 1}), state_msg({"x": 1}))
+    )
     assert_one_clear_error(proc, "Input line 1", "'ghost'")
 
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import redis
-
 from helpers import data_of, hashes, record_msg, run_target, schema_msg, singer_lines
+
 from target_redis.devserver import RedisServer
 
 PROPS = {"id": {"type": "integer"}, "name": {"type": "string"}, "city": {"type": "string"}}
@@ -66,7 +66,12 @@ def test_soft_delete_in_same_batch_merges(server: RedisServer, r: redis.Redis) -
     config = server.config(load_method="upsert")
     text = singer_lines(schema_msg("s", WITH_DELETED, ["id"]), *full_rows(), delete_row(2))
     run_target(config, text)
-    assert stored(r)[":s:2"] == {"id": 2, "name": "Bob", "city": "Rome", "_sdc_deleted_at": DELETED_AT}
+    assert stored(r)[":s:2"] == {
+        "id": 2,
+        "name": "Bob",
+        "city": "Rome",
+        "_sdc_deleted_at": DELETED_AT,
+    }
 
 
 def test_deleted_at_survives_without_metadata_even_if_not_in_schema(
@@ -99,7 +104,9 @@ def test_append_hard_delete_drops_deleted_rows(
 def test_metadata_on_stores_sdc_fields(server: RedisServer, r: redis.Redis) -> None:
     text = singer_lines(
         schema_msg("s", PROPS, ["id"]),
-        record_msg("s", {"id": 1, "name": "Ann", "city": "Oslo"}, time_extracted="2024-01-01T00:00:00Z"),
+        record_msg(
+            "s", {"id": 1, "name": "Ann", "city": "Oslo"}, time_extracted="2024-01-01T00:00:00Z"
+        ),
     )
     run_target(server.config(add_record_metadata=True), text)
     (row,) = data_of(r, ":s:*")

@@ -6,8 +6,8 @@ import time
 
 import pytest
 import redis
-
 from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
+
 from target_redis.devserver import RedisServer
 
 PROPERTIES = {
@@ -37,8 +37,15 @@ INPUT = singer_lines(
     ),
     record_msg(
         "items",
-        {"id": 2, "name": "quote \" and \\ slash", "price": 12.345, "big": -0.0,
-         "seen_at": "2024-05-06T07:08:09.5+02:00", "meta": {}, "note": "x"},
+        {
+            "id": 2,
+            "name": 'quote " and \\ slash',
+            "price": 12.345,
+            "big": -0.0,
+            "seen_at": "2024-05-06T07:08:09.5+02:00",
+            "meta": {},
+            "note": "x",
+        },
     ),
     state_msg({"bookmarks": {"items": {"id": 2}}}),
 )

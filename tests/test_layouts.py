@@ -46,10 +46,26 @@ def test_epoch_ms_has_no_float_error() -> None:
 def test_append_commands_follow_record_order() -> None:
     rows = [Row({"id": 1}, 10), Row({"id": 2}, 20)]
     assert layouts.append_commands("ns", "s", 5, rows) == [
-        ("HSET", "ns:s:5", "_airbyte_ab_id", "5", "_airbyte_emitted_at", "10",
-         "_airbyte_data", '{"id":1}'),
-        ("HSET", "ns:s:6", "_airbyte_ab_id", "6", "_airbyte_emitted_at", "20",
-         "_airbyte_data", '{"id":2}'),
+        (
+            "HSET",
+            "ns:s:5",
+            "_airbyte_ab_id",
+            "5",
+            "_airbyte_emitted_at",
+            "10",
+            "_airbyte_data",
+            '{"id":1}',
+        ),
+        (
+            "HSET",
+            "ns:s:6",
+            "_airbyte_ab_id",
+            "6",
+            "_airbyte_emitted_at",
+            "20",
+            "_airbyte_data",
+            '{"id":2}',
+        ),
     ]
 
 
@@ -58,9 +74,7 @@ def row(pk: str, deleted: bool = False, **data: object) -> Row:
 
 
 def test_plan_upsert_last_record_wins() -> None:
-    plan = layouts.plan_upsert(
-        [row("1", v=1), row("2", v=2), row("1", v=3)], hard_delete=False
-    )
+    plan = layouts.plan_upsert([row("1", v=1), row("2", v=2), row("1", v=3)], hard_delete=False)
     assert list(plan) == ["2", "1"]
     assert plan["1"].row is not None and plan["1"].row.data == {"v": 3}
 
@@ -99,6 +113,14 @@ def test_upsert_commands_ids_only_for_writes() -> None:
     plan = layouts.plan_upsert([row("a", True), row("b", v=1)], hard_delete=True)
     assert layouts.upsert_commands("", "s", 7, plan, "DEL") == [
         ("DEL", ":s:a"),
-        ("HSET", ":s:b", "_airbyte_ab_id", "7", "_airbyte_emitted_at", "1",
-         "_airbyte_data", '{"v":1}'),
+        (
+            "HSET",
+            ":s:b",
+            "_airbyte_ab_id",
+            "7",
+            "_airbyte_emitted_at",
+            "1",
+            "_airbyte_data",
+            '{"v":1}',
+        ),
     ]

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import redis
-
 from helpers import data_of, hashes, record_msg, run_target, schema_msg, singer_lines, state_msg
+
 from target_redis.devserver import RedisServer
 from target_redis.errors import TargetRedisError
 
@@ -45,7 +45,9 @@ def test_overwrite_leaves_only_second_run(server: RedisServer, r: redis.Redis) -
     assert r.exists(":s2:1")
 
 
-def test_overwrite_with_zero_records_empties_the_stream(server: RedisServer, r: redis.Redis) -> None:
+def test_overwrite_with_zero_records_empties_the_stream(
+    server: RedisServer, r: redis.Redis
+) -> None:
     config = server.config(load_method="overwrite")
     run_target(config, stream_input("s", [(1, "a")]))
     run_target(config, stream_input("s", []))
@@ -56,14 +58,19 @@ def test_overwrite_with_zero_records_empties_the_stream(server: RedisServer, r: 
 def test_overwrite_failed_run_leaves_old_records(server: RedisServer, r: redis.Redis) -> None:
     config = server.config(load_method="overwrite", batch_size_rows=1)
     run_target(config, stream_input("s", [(1, "a"), (2, "b")]))
-    bad = stream_input("s", [(3, "c")]) + '{"type": "RECORD", "stream": "s", "record": {"id": "not-int"}}\n'
-    with pytest.raises(Exception, match="not-int|not of type"):
+    bad = (
+        stream_input("s", [(3, "c")])
+        + '{"type": "RECORD", "stream": "s", "record": {"id": "not-int"}}\n'
+    )
+    with pytest.raises(Exception, match=r"not-int|not of type"):
         run_target(config, bad)
     # Old records are all there; the new record that made it stays too.
     assert [d["v"] for d in data_of(r, ":s:*")] == ["a", "b", "c"]
 
 
-def test_overwrite_schema_change_mid_run_keeps_all_records(server: RedisServer, r: redis.Redis) -> None:
+def test_overwrite_schema_change_mid_run_keeps_all_records(
+    server: RedisServer, r: redis.Redis
+) -> None:
     config = server.config(load_method="overwrite")
     run_target(config, stream_input("s", [(1, "old")]))
     wider = {**PROPS, "extra": {"type": "boolean"}}

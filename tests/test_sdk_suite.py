@@ -86,7 +86,7 @@ class NothingWritten(TargetFileTestTemplate):
             assert client.keys("*") == []
 
 
-def read_back(base: type, **attrs: t.Any) -> type:  # noqa: ANN401
+def read_back(base: type, **attrs: t.Any) -> type:
     return type(base.__name__, (ReadBack, base), attrs)
 
 

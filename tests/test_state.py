@@ -8,8 +8,8 @@ import json
 
 import pytest
 import redis
-
 from helpers import hashes, record_msg, run_target, schema_msg, singer_lines, state_msg
+
 from target_redis.devserver import RedisServer
 from target_redis.errors import TargetRedisError
 from target_redis.target import TargetRedis
@@ -29,10 +29,12 @@ def test_only_latest_state_at_end_and_none_on_failure(server: RedisServer, r: re
     text = singer_lines(schema_msg("s", PROPS), record_msg("s", {"id": 1}), state_msg({"s": 1}))
     out = io.StringIO()
     target = TargetRedis(config=server.config())
-    with pytest.raises(TargetRedisError, match=r"Stream 's'.*WRONGTYPE"):
-        with contextlib.redirect_stdout(out):
-            target.process_lines(io.StringIO(text))
-            target.process_endofpipe()
+    with (
+        pytest.raises(TargetRedisError, match=r"Stream 's'.*WRONGTYPE"),
+        contextlib.redirect_stdout(out),
+    ):
+        target.process_lines(io.StringIO(text))
+        target.process_endofpipe()
     assert out.getvalue() == ""
 
 

@@ -64,5 +64,8 @@ def test_old_servers_use_del_and_untyped_scan() -> None:
     old = ServerInfo(parse_version("3.2.12"))
     assert not old.has_unlink and not old.has_scan_type
     assert Writer(fakeredis.FakeRedis(), old).delete_command == "DEL"
-    assert Writer(fakeredis.FakeRedis(), ServerInfo(parse_version("7.0.15"))).delete_command == "UNLINK"
+    assert (
+        Writer(fakeredis.FakeRedis(), ServerInfo(parse_version("7.0.15"))).delete_command
+        == "UNLINK"
+    )
     assert parse_version("7.2.4-rc1") == (7, 2, 4)
