@@ -71,12 +71,11 @@ def connect(config: t.Mapping[str, t.Any]) -> tuple[redis.Redis, ServerInfo]:
         socket_connect_timeout=_TIMEOUT_SECONDS,
         socket_timeout=max(_TIMEOUT_SECONDS, 60.0),
         decode_responses=True,
-        client_name="target-redis",
     )
     where = describe(config)
     try:
         client.ping()
-        version = client.info("server").get("redis_version", "0")
+        version = server_version(client)
     except redis.AuthenticationError as exc:
         client.close()
         who = f"user '{config['username']}'" if config.get("username") else "password"
@@ -90,7 +89,15 @@ def connect(config: t.Mapping[str, t.Any]) -> tuple[redis.Redis, ServerInfo]:
         client.close()
         msg = f"Cannot connect to Redis at {where}: {exc}"
         raise TargetRedisError(msg) from None
-    return client, ServerInfo(parse_version(str(version)))
+    return client, ServerInfo(parse_version(version))
+
+
+def server_version(client: redis.Redis) -> str:
+    """The server's version, or "0" (oldest-safe commands) if INFO is not allowed."""
+    try:
+        return str(client.info("server").get("redis_version", "0"))
+    except redis.NoPermissionError:
+        return "0"
 
 
 def parse_version(text: str) -> tuple[int, ...]:

@@ -9,7 +9,7 @@ import redis
 from singer_sdk.sinks import BatchSink
 
 from target_redis import layouts
-from target_redis.errors import TargetRedisError
+from target_redis.errors import BadInputError, TargetRedisError
 from target_redis.keys import encode_pk, record_key, stream_key
 from target_redis.layouts import Row
 
@@ -58,6 +58,14 @@ class RedisSink(BatchSink):
         if self.load_method == OVERWRITE:
             self.target.start_overwrite(self.namespace, self.stream_name)
 
+    def _validate_and_parse(self, record: dict) -> dict:
+        # As the SDK's, minus its traceback log: the CLI reports InvalidRecord in
+        # one line, and an invalid record always stops the run.
+        if self._validator is not None:
+            self._validator.validate(record)
+        self._parse_timestamps_in_record(record, self.schema, self.datetime_error_treatment)
+        return record
+
     def _parse_timestamps_in_record(
         self,
         record: dict,
@@ -95,7 +103,7 @@ class RedisSink(BatchSink):
                 f"Stream '{self.stream_name}': time_extracted {time_extracted!r} "
                 "is not an ISO-8601 date-time."
             )
-            raise TargetRedisError(msg) from None
+            raise BadInputError(msg) from None
 
     def _primary_key(self, record: dict) -> str:
         values = []
@@ -106,7 +114,7 @@ class RedisSink(BatchSink):
                     f"Stream '{self.stream_name}': key property '{name}' is missing "
                     "or null in a record; upsert needs every key property."
                 )
-                raise TargetRedisError(msg)
+                raise BadInputError(msg)
             values.append(value)
         return encode_pk(values)
 
@@ -189,4 +197,4 @@ class RedisSink(BatchSink):
     def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
         """BATCH messages are not supported yet: refuse them instead of guessing."""
         msg = f"Stream '{self.stream_name}': BATCH messages are not supported yet."
-        raise TargetRedisError(msg)
+        raise BadInputError(msg)

@@ -21,7 +21,7 @@ from singer_sdk.singerlib.json import serialize_json
 
 from target_redis import settings
 from target_redis.connection import connect
-from target_redis.errors import TargetRedisError
+from target_redis.errors import BadInputError, TargetRedisError
 from target_redis.reader import CountingReader
 from target_redis.sinks import RedisSink
 from target_redis.writer import Writer
@@ -30,15 +30,16 @@ if t.TYPE_CHECKING:
     import jsonschema
     from singer_sdk.sinks import Sink
 
-EXPECTED_ERRORS = (
-    TargetRedisError,
-    redis.RedisError,
+INPUT_ERRORS = (
+    BadInputError,
     InvalidInputLine,
     InvalidRecord,
     InvalidJSONSchema,
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
+EXPECTED_ERRORS = (TargetRedisError, redis.RedisError, *INPUT_ERRORS)
+_MAX_MESSAGE = 500
 
 
 class TargetRedis(Target):
@@ -113,12 +114,12 @@ class TargetRedis(Target):
         stream = message_dict.get("stream")
         if stream not in self.mapper.stream_maps:
             msg = f"ACTIVATE_VERSION for stream '{stream}' arrived before its SCHEMA."
-            raise TargetRedisError(msg)
+            raise BadInputError(msg)
         super()._process_activate_version_message(message_dict)
 
     def _process_batch_message(self, message_dict: dict) -> None:
         msg = f"Stream '{message_dict.get('stream')}': BATCH messages are not supported yet."
-        raise TargetRedisError(msg)
+        raise BadInputError(msg)
 
     def get_sink(
         self,
@@ -224,21 +225,18 @@ def _describe_config_error(error: jsonschema.ValidationError) -> str:
 
 
 def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
-    """One line for an expected failure: where in the input, which stream, what."""
+    """One line for an expected failure: what went wrong and, for bad input,
+    the input line (and stream) where it was found."""
     if isinstance(exc, InvalidRecord):
         text = f"Record failed schema validation: {exc.error_message}"
     else:
         text = " ".join(str(exc).split()) or type(exc).__name__
-    if target is None:
+    text = text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+    if target is None or not isinstance(exc, INPUT_ERRORS):
         return text
-    reader = target.message_reader
-    line = getattr(reader, "line_number", 0)
+    line = getattr(target.message_reader, "line_number", 0)
+    where = f"Input line {line}"
     stream = target.current_record_message.get("stream")
-    where = f"Input line {line}" if line else ""
-    if (
-        stream
-        and f"'{stream}'" not in text
-        and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError))
-    ):
+    if stream and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError)):
         where += f" (stream '{stream}')"
-    return f"{where}: {text}" if where else text
+    return f"{where}: {text}"

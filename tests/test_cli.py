@@ -18,12 +18,6 @@ GOOD_INPUT = singer_lines(
 )
 
 
-def error_lines(stderr: str) -> list[str]:
-    return [
-        line for line in stderr.splitlines() if "| ERROR" in line or "ERROR" in line.split("|")[1:2]
-    ]
-
-
 def assert_one_clear_error(proc, *needles: str) -> str:
     assert proc.returncode != 0
     assert proc.stdout == "", "no STATE may be printed"
@@ -146,10 +140,15 @@ def test_invalid_record_is_rejected_with_no_state(server: RedisServer, r: redis.
         state_msg({"s": 1}),
     )
     proc = run_cli(server.config(), text)
-    assert proc.returncode != 0
-    assert proc.stdout == ""
-    assert "Input line 2 (stream 's'): Record failed schema validation" in proc.stderr
+    assert_one_clear_error(proc, "Input line 2 (stream 's'): Record failed schema validation")
     assert r.keys("*") == []
+
+
+def test_write_failure_is_one_line_and_no_state(server: RedisServer, r: redis.Redis) -> None:
+    r.set(":s:1", "a string where a hash must go")
+    line = assert_one_clear_error(run_cli(server.config(), GOOD_INPUT), "Stream 's'", "WRONGTYPE")
+    assert "Input line" not in line
+    assert r.get(":s:1") == "a string where a hash must go"
 
 
 def test_activate_version_before_schema(server: RedisServer) -> None:
