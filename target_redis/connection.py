@@ -7,6 +7,7 @@ import re
 import typing as t
 
 import redis
+import redis.exceptions
 
 from target_redis.errors import TargetRedisError
 
@@ -96,7 +97,7 @@ def server_version(client: redis.Redis) -> str:
     """The server's version, or "0" (oldest-safe commands) if INFO is not allowed."""
     try:
         return str(client.info("server").get("redis_version", "0"))
-    except redis.NoPermissionError:
+    except redis.exceptions.NoPermissionError:
         return "0"
 
 
