@@ -1,17 +1,28 @@
-"""Settings -> a connected, authenticated redis client."""
+"""Settings -> a connected, authenticated, checked redis client (TLS, SSH tunnel)."""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import re
+import socket
+import ssl
 import typing as t
+import urllib.parse
 
 import redis
+import redis.connection
 import redis.exceptions
 
 from target_redis.errors import TargetRedisError
+from target_redis.tls import DISABLE, build_context, tls_mode
+from target_redis.tunnel import open_tunnel, tunnel_settings
 
-_TIMEOUT_SECONDS = 10.0
+if t.TYPE_CHECKING:
+    import sshtunnel
+
+_CONNECT_TIMEOUT = 10.0
+_READ_TIMEOUT = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,66 +42,156 @@ class ServerInfo:
         return self.version >= (6, 0)
 
 
-def describe(config: t.Mapping[str, t.Any]) -> str:
-    """``host:port/db`` for messages (never credentials)."""
-    return f"{config.get('host', 'localhost')}:{config.get('port', 6379)}/{config.get('db', 0)}"
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """Where and as whom to connect, from ``url`` or the separate settings."""
+
+    host: str
+    port: int
+    db: int
+    username: str | None
+    password: str | None = dataclasses.field(repr=False)
+    tls: str
+
+    def describe(self) -> str:
+        """``host:port/db`` for messages (never credentials)."""
+        return f"{self.host}:{self.port}/{self.db}"
 
 
-def refuse_unsupported_transport(config: t.Mapping[str, t.Any]) -> None:
-    """Stop when the config asks for TLS or an SSH tunnel, which are not built yet.
-
-    Connecting in plain text when TLS was asked for would leak data and
-    credentials, so these configs are refused rather than ignored.
-    """
-    ssl_mode = config.get("ssl_mode") or {}
-    mode = ssl_mode.get("mode", "disable") if isinstance(ssl_mode, dict) else "disable"
-    if config.get("ssl") or mode != "disable":
-        msg = (
-            "Setting 'ssl'/'ssl_mode' asks for TLS, which this version of "
-            "target-redis does not support yet; refusing to connect in plain text."
+def endpoint(config: t.Mapping[str, t.Any]) -> Endpoint:
+    """The endpoint the settings describe. ``url``, when set, wins over host, port,
+    username, password and db; TLS material and mode still come from ``ssl_mode``."""
+    url = config.get("url")
+    if not url:
+        return Endpoint(
+            host=str(config.get("host") or "localhost"),
+            port=int(config.get("port") or 6379),
+            db=int(config.get("db") or 0),
+            username=config.get("username") or None,
+            password=config.get("password") or None,
+            tls=tls_mode(config),
         )
+    parts = urllib.parse.urlsplit(str(url))
+    if parts.scheme not in ("redis", "rediss"):
+        msg = "Setting 'url' must start with redis:// or rediss://."
         raise TargetRedisError(msg)
-    tunnel = config.get("tunnel_method") or {}
-    method = tunnel.get("tunnel_method", "NO_TUNNEL") if isinstance(tunnel, dict) else "NO_TUNNEL"
-    if method != "NO_TUNNEL":
-        msg = (
-            f"Setting 'tunnel_method' asks for {method}, which this version of "
-            "target-redis does not support yet."
-        )
-        raise TargetRedisError(msg)
-
-
-def connect(config: t.Mapping[str, t.Any]) -> tuple[redis.Redis, ServerInfo]:
-    """Connect, authenticate and PING; raise TargetRedisError with a clear line."""
-    refuse_unsupported_transport(config)
-    client = redis.Redis(
-        host=config.get("host", "localhost"),
-        port=int(config.get("port", 6379)),
-        db=int(config.get("db", 0)),
-        username=config.get("username") or None,
-        password=config.get("password") or None,
-        socket_connect_timeout=_TIMEOUT_SECONDS,
-        socket_timeout=max(_TIMEOUT_SECONDS, 60.0),
-        decode_responses=True,
+    try:
+        port = parts.port or 6379
+        path = parts.path.lstrip("/")
+        db = int(path) if path else 0
+    except ValueError:
+        msg = "Setting 'url' has an invalid port or database number."
+        raise TargetRedisError(msg) from None
+    return Endpoint(
+        host=parts.hostname or "localhost",
+        port=port,
+        db=db,
+        username=urllib.parse.unquote(parts.username) if parts.username else None,
+        password=urllib.parse.unquote(parts.password) if parts.password else None,
+        tls=tls_mode(config, url_tls=parts.scheme == "rediss"),
     )
-    where = describe(config)
+
+
+class TLSConnection(redis.connection.Connection):
+    """A redis-py connection wrapped in a prepared SSLContext.
+
+    The certificate is checked against ``server_hostname`` (the real Redis host),
+    not the address connected to, so TLS through an SSH tunnel still verifies it.
+    """
+
+    def __init__(
+        self, *, ssl_context: ssl.SSLContext, server_hostname: str, **kwargs: t.Any
+    ) -> None:
+        """Keep the context and the name to verify; the rest goes to redis-py."""
+        super().__init__(**kwargs)
+        self._ssl_context = ssl_context
+        self._server_hostname = server_hostname
+
+    def _connect(self) -> socket.socket:
+        sock = super()._connect()
+        try:
+            # The handshake gets the connect timeout: a plain-text server never answers it.
+            sock.settimeout(self.socket_connect_timeout)
+            tls_sock = self._ssl_context.wrap_socket(sock, server_hostname=self._server_hostname)
+            tls_sock.settimeout(self.socket_timeout)
+        except OSError:
+            sock.close()
+            raise
+        return tls_sock
+
+
+class Connection:
+    """The shared client, what is known of its server, and the tunnel under it."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        server: ServerInfo,
+        where: str,
+        forwarder: sshtunnel.SSHTunnelForwarder | None,
+    ) -> None:
+        """Hold the parts; ``close()`` releases them."""
+        self.client = client
+        self.server = server
+        self.where = where
+        self._forwarder = forwarder
+
+    def close(self) -> None:
+        """Close the client and the tunnel (safe to call twice)."""
+        self.client.close()
+        if self._forwarder is not None:
+            self._forwarder.stop(force=True)
+            self._forwarder = None
+
+
+def connect(config: t.Mapping[str, t.Any]) -> Connection:
+    """Open the tunnel (if any), connect, authenticate and PING.
+
+    Raises TargetRedisError with one line naming host:port (never a secret).
+    """
+    target = endpoint(config)
+    tunnel = tunnel_settings(config)
+    context = build_context(config, target.tls) if target.tls != DISABLE else None
+    where = target.describe()
+    kwargs: dict[str, t.Any] = {
+        "host": target.host,
+        "port": target.port,
+        "db": target.db,
+        "username": target.username,
+        "password": target.password,
+        "socket_connect_timeout": _CONNECT_TIMEOUT,
+        "socket_timeout": _READ_TIMEOUT,
+        "decode_responses": True,
+    }
+    forwarder = None
+    if tunnel is not None:
+        forwarder = open_tunnel(tunnel, target.host, target.port)
+        atexit.register(forwarder.stop, force=True)
+        kwargs.update(host="127.0.0.1", port=forwarder.local_bind_port)
+        where += f" (SSH tunnel via {tunnel['tunnel_host']})"
+    if context is not None:
+        kwargs.update(
+            connection_class=TLSConnection, ssl_context=context, server_hostname=target.host
+        )
+    client = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
+    connection = Connection(client, ServerInfo((0,)), where, forwarder)
     try:
         client.ping()
-        version = server_version(client)
+        connection.server = ServerInfo(parse_version(server_version(client)))
     except redis.AuthenticationError as exc:
-        client.close()
-        who = f"user '{config['username']}'" if config.get("username") else "password"
+        connection.close()
+        who = f"user '{target.username}'" if target.username else "password"
         msg = f"Redis at {where} refused the credentials ({who}): {exc}"
         raise TargetRedisError(msg) from None
     except redis.ResponseError as exc:
-        client.close()
+        connection.close()
         msg = f"Redis at {where} refused the connection: {exc}"
         raise TargetRedisError(msg) from None
     except redis.RedisError as exc:
-        client.close()
+        connection.close()
         msg = f"Cannot connect to Redis at {where}: {exc}"
         raise TargetRedisError(msg) from None
-    return client, ServerInfo(parse_version(version))
+    return connection
 
 
 def server_version(client: redis.Redis) -> str:

@@ -46,16 +46,17 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process with its own port and directory; stop() removes both."""
 
-    def __init__(self, binary: str, extra_args: t.Sequence[str] = ()) -> None:
-        """Start the server and wait until it answers PING."""
+    def __init__(self, binary: str, extra_args: t.Sequence[str] = (), *, tls: bool = False) -> None:
+        """Start the server and wait until it answers (PING, or a TCP accept with ``tls``,
+        where ``extra_args`` carry the ``--tls-*`` files)."""
         self.binary = binary
         self.port = free_port()
         self.host = "127.0.0.1"
         self._dir = tempfile.mkdtemp(prefix="target-redis-server-")
+        ports = ["--port", "0", "--tls-port", str(self.port)] if tls else ["--port", str(self.port)]
         args = [
             binary,
-            "--port",
-            str(self.port),
+            *ports,
             "--bind",
             self.host,
             "--dir",
@@ -69,6 +70,8 @@ class RedisServer:
             *extra_args,
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.tls = tls
+        self.version = ""
         self._wait_ready(extra_args)
 
     def _wait_ready(self, extra_args: t.Sequence[str]) -> None:
@@ -78,11 +81,14 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while True:
             try:
+                if self.tls:
+                    socket.create_connection((self.host, self.port), timeout=1).close()
+                    return
                 with redis.Redis(host=self.host, port=self.port, password=password) as probe:
                     probe.ping()
                     self.version = str(probe.info("server")["redis_version"])
                 return
-            except redis.ConnectionError:
+            except (redis.ConnectionError, OSError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     msg = f"redis-server ({self.binary}) did not start on port {self.port}"

@@ -18,6 +18,16 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property("port", th.IntegerType, default=6379, description="Redis server port."),
     th.Property(
+        "url",
+        th.StringType,
+        secret=True,
+        description=(
+            "Alternative to host/port/username/password/db: `redis://[user:password@]host"
+            "[:port][/db]`, or `rediss://...` for TLS. When set, it wins over those five "
+            "settings; TLS mode and certificates still come from `ssl_mode`."
+        ),
+    ),
+    th.Property(
         "username",
         th.StringType,
         description="ACL user name (Redis 6+). Leave empty for password-only servers.",
@@ -77,30 +87,42 @@ SCHEMA = th.PropertiesList(
         th.BooleanType,
         default=False,
         description=(
-            "Use TLS (Airbyte setting). Not supported yet: a config asking for it is refused."
+            "Use TLS (Airbyte setting). The mode defaults to `verify-full`; see `ssl_mode`."
         ),
     ),
     th.Property(
         "ssl_mode",
         th.ObjectType(
-            th.Property("mode", th.StringType, allowed_values=SSL_MODES, description="TLS mode."),
+            th.Property(
+                "mode",
+                th.StringType,
+                allowed_values=SSL_MODES,
+                description=(
+                    "`disable`; `require` (encrypted, certificate not verified); `verify-ca` "
+                    "(chain verified, hostname not); `verify-full` (chain and hostname). A "
+                    "mode other than `disable` turns TLS on even without `ssl: true`."
+                ),
+            ),
             th.Property(
                 "ca_certificate",
                 th.StringType,
                 secret=True,
-                description="CA certificate (PEM text).",
+                description=(
+                    "CA certificate(s) to trust, PEM text. Without it the system trust "
+                    "store is used."
+                ),
             ),
             th.Property(
                 "client_certificate",
                 th.StringType,
                 secret=True,
-                description="Client certificate (PEM text).",
+                description="Client certificate for mutual TLS, PEM text (optional).",
             ),
             th.Property(
                 "client_key",
                 th.StringType,
                 secret=True,
-                description="Client private key (PEM text).",
+                description="Private key of the client certificate, PEM text.",
             ),
             th.Property(
                 "client_key_password",
@@ -110,8 +132,8 @@ SCHEMA = th.PropertiesList(
             ),
         ),
         description=(
-            "TLS options (Airbyte setting). Any mode but `disable` is refused until TLS "
-            "support lands."
+            "TLS options (Airbyte setting). Key material stays in memory (a client pair "
+            "passes through a private temporary file removed at once)."
         ),
     ),
     th.Property(
@@ -124,13 +146,28 @@ SCHEMA = th.PropertiesList(
                 description="Tunnel kind.",
             ),
             th.Property("tunnel_host", th.StringType, description="SSH bastion host."),
-            th.Property("tunnel_port", th.IntegerType, description="SSH port."),
+            th.Property("tunnel_port", th.IntegerType, description="SSH port (default 22)."),
             th.Property("tunnel_user", th.StringType, description="SSH user."),
             th.Property(
                 "ssh_key", th.StringType, secret=True, description="SSH private key (PEM text)."
             ),
             th.Property(
                 "tunnel_user_password", th.StringType, secret=True, description="SSH password."
+            ),
+            th.Property(
+                "ssh_key_passphrase",
+                th.StringType,
+                secret=True,
+                description="Passphrase of `ssh_key`, if it is encrypted.",
+            ),
+            th.Property(
+                "host_public_key",
+                th.StringType,
+                description=(
+                    "The bastion's host key, e.g. `ssh-ed25519 AAAA...` (a line of "
+                    "`ssh-keyscan`). A different key is refused; without it the key is "
+                    "not verified and a warning is logged."
+                ),
             ),
         ),
         description=(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import typing as t
 
+import click
 import redis
 from singer_sdk import Target
 from singer_sdk.exceptions import (
@@ -20,7 +21,8 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import serialize_json
 
 from target_redis import settings
-from target_redis.connection import connect
+from target_redis.access import check_write_access
+from target_redis.connection import connect, endpoint
 from target_redis.errors import BadInputError, TargetRedisError
 from target_redis.reader import CountingReader
 from target_redis.sinks import RedisSink
@@ -76,8 +78,28 @@ class TargetRedis(Target):
             setup_mapper=setup_mapper,
             message_reader=message_reader,
         )
-        client, server = connect(self.config)
-        self.writer = Writer(client, server)
+        self.connection = connect(self.config)
+        self.writer = Writer(self.connection.client, self.connection.server)
+        try:
+            how = check_write_access(
+                self.connection.client,
+                self.connection.server,
+                username=endpoint(self.config).username,
+                namespace=self.config.get("namespace") or "",
+                load_method=self.config.get("load_method") or "append-only",
+                delete_command=self.writer.delete_command,
+                where=self.connection.where,
+            )
+        except BaseException:
+            self.connection.close()
+            raise
+        version = ".".join(map(str, self.connection.server.version))
+        self.logger.info(
+            "Connected to Redis %s at %s; write access checked (%s).",
+            version,
+            self.connection.where,
+            how,
+        )
         self.current_record_message: dict = {}
         self._overwrite_floors: dict[tuple[str, str], int] = {}
         self._warned: set[str] = set()
@@ -96,6 +118,10 @@ class TargetRedis(Target):
         for error in errors:
             self.logger.warning("Config: %s", error)
         return errors
+
+    def close(self) -> None:
+        """Release the Redis connection and the SSH tunnel."""
+        self.connection.close()
 
     def warn_once(self, topic: str, message: str, *args: t.Any) -> None:
         """Log a warning the first time ``topic`` comes up in this run."""
@@ -185,6 +211,19 @@ class TargetRedis(Target):
     # CLI
 
     @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command plus ``--test`` (check the connection, read no input)."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--test"],
+                is_flag=True,
+                help="Connect, authenticate and check write access, then exit 0 or 1.",
+            )
+        )
+        return command
+
+    @classmethod
     def invoke(  # type: ignore[override]
         cls,
         *,
@@ -192,6 +231,7 @@ class TargetRedis(Target):
         about_format: str | None = None,
         config: _ConfigInput | None = None,
         file_input: t.IO[str] | None = None,
+        test: bool = False,
     ) -> None:
         """Run the target; expected failures end with one clear line and exit 1."""
         super(Target, cls).invoke(about=about, about_format=about_format)
@@ -204,10 +244,16 @@ class TargetRedis(Target):
                 validate_config=True,
                 parse_env_config=config.parse_env,
             )
-            target.listen(file_input)
+            if test:
+                cls.logger.info("Connection check passed.")
+            else:
+                target.listen(file_input)
         except EXPECTED_ERRORS as exc:
             cls.logger.error("%s", describe_failure(exc, target))
             sys.exit(1)
+        finally:
+            if target is not None:
+                target.close()
 
 
 def _describe_config_error(error: jsonschema.ValidationError) -> str:

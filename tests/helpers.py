@@ -61,7 +61,11 @@ def run_target(config: dict, text: str) -> Run:
 
 
 def run_cli(
-    config: dict | None, text: str = "", *args: str, env: dict | None = None
+    config: dict | None,
+    text: str = "",
+    *args: str,
+    env: dict | None = None,
+    cwd: str | os.PathLike | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m target_redis`` as a user would, with a config file."""
     argv = [sys.executable, "-m", "target_redis", *args]
@@ -80,6 +84,7 @@ def run_cli(
             text=True,
             timeout=120,
             env={**clean_env, **(env or {})},
+            cwd=cwd,
             check=False,
         )
     finally:

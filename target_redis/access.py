@@ -1,0 +1,86 @@
+"""Start-up check that the connected user may run every command the load needs."""
+
+from __future__ import annotations
+
+import contextlib
+import typing as t
+
+import redis
+import redis.exceptions
+
+from target_redis.errors import TargetRedisError
+from target_redis.keys import escape_glob, stream_key
+
+if t.TYPE_CHECKING:
+    from target_redis.connection import ServerInfo
+
+PROBE_STREAM = "__target_redis_check__"
+
+
+def needed_commands(
+    load_method: str, delete_command: str, counter: str, record: str
+) -> list[tuple[str, ...]]:
+    """The commands (with probe keys) that a load with ``load_method`` runs."""
+    commands: list[tuple[str, ...]] = [
+        ("INCRBY", counter, "1"),
+        ("HSET", record, "_airbyte_ab_id", "1"),
+    ]
+    if load_method == "overwrite":
+        commands += [("GET", counter), ("SCAN", "0", "MATCH", escape_glob(record), "COUNT", "10")]
+    if load_method == "upsert":
+        commands.append(("HGET", record, "_airbyte_data"))
+    if load_method in ("overwrite", "upsert"):
+        commands.append((delete_command, record))
+    return commands
+
+
+def check_write_access(
+    client: redis.Redis,
+    server: ServerInfo,
+    *,
+    username: str | None,
+    namespace: str,
+    load_method: str,
+    delete_command: str,
+    where: str,
+) -> str:
+    """Raise TargetRedisError naming the first command the user may not run.
+
+    Uses ``ACL DRYRUN`` (Redis 7+) when the user may run it; otherwise runs the
+    commands on probe keys under the namespace and removes them. Returns how it
+    checked, for the log.
+    """
+    counter = stream_key(namespace, PROBE_STREAM)
+    record = f"{counter}:1"
+    commands = needed_commands(load_method, delete_command, counter, record)
+    who = f"user '{username}'" if username else "the default user"
+    if server.version >= (7, 0):
+        try:
+            for command in commands:
+                reply = client.execute_command("ACL", "DRYRUN", username or "default", *command)
+                if reply not in ("OK", b"OK"):
+                    _refuse(command[0], who, where, str(reply))
+            return "ACL DRYRUN"
+        except redis.exceptions.NoPermissionError:
+            pass  # may not run ACL itself: probe instead
+        except redis.ResponseError as exc:
+            if "DRYRUN" not in str(exc).upper() and "unknown" not in str(exc).lower():
+                raise
+    try:
+        for command in commands:
+            try:
+                client.execute_command(*command)
+            except redis.ResponseError as exc:
+                _refuse(command[0], who, where, str(exc))
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            client.execute_command(delete_command, counter, record)
+    return "probe keys"
+
+
+def _refuse(command: str, who: str, where: str, detail: str) -> t.NoReturn:
+    msg = (
+        f"Redis at {where}: {who} may not run {command} on the namespace's keys, which "
+        f"this load needs ({' '.join(detail.split())})."
+    )
+    raise TargetRedisError(msg)
