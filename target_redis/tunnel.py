@@ -126,7 +126,7 @@ def open_tunnel(
     try:
         forwarder.start()
     except (sshtunnel.BaseSSHTunnelForwarderError, paramiko.SSHException, OSError):
-        forwarder.stop(force=True)
+        _discard(forwarder)
         user = tunnel["tunnel_user"]
         msg = (
             f"SSH tunnel through {host}:{port} as '{user}' could not be opened "
@@ -142,6 +142,16 @@ def open_tunnel(
         port,
     )
     return forwarder
+
+
+def _discard(forwarder: sshtunnel.SSHTunnelForwarder) -> None:
+    # stop() on a tunnel that never started waits forever for its serve loops
+    # (socketserver.shutdown); close the listening sockets and transport directly.
+    for server in forwarder._server_list:
+        server.server_close()
+    transport = getattr(forwarder, "_transport", None)
+    if transport is not None:
+        transport.close()
 
 
 def _quiet_logger() -> logging.Logger:

@@ -6,8 +6,8 @@ import typing as t
 
 import pytest
 import redis
-
 from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, state_msg
+
 from target_redis.devserver import RedisServer
 from target_redis.errors import TargetRedisError
 from target_redis.target import TargetRedis
@@ -35,7 +35,7 @@ def acl_server(server: RedisServer, r: redis.Redis) -> t.Iterator[RedisServer]:
         r.execute_command("ACL", "DELUSER", name)
 
 
-def user_config(server: RedisServer, name: str, **extra: t.Any) -> dict:  # noqa: ANN401
+def user_config(server: RedisServer, name: str, **extra: t.Any) -> dict:
     return server.config(username=name, password=f"{name}-pw", **extra)
 
 
@@ -47,7 +47,9 @@ def test_acl_user_with_full_rights_loads(acl_server: RedisServer, r: redis.Redis
     assert r.keys("*__target_redis_check__*") == []  # the check leaves nothing behind
 
 
-def test_read_only_user_is_refused_naming_the_command(acl_server: RedisServer, r: redis.Redis) -> None:
+def test_read_only_user_is_refused_naming_the_command(
+    acl_server: RedisServer, r: redis.Redis
+) -> None:
     with pytest.raises(TargetRedisError, match=r"user 'reader' may not run INCRBY"):
         TargetRedis(config=user_config(acl_server, "reader"))
     assert r.keys("*") == []
@@ -62,7 +64,9 @@ def test_dryrun_names_a_missing_command(acl_server: RedisServer) -> None:
 def test_key_pattern_restricted_user(acl_server: RedisServer, r: redis.Redis) -> None:
     with pytest.raises(TargetRedisError, match=r"user 'shop' may not run INCRBY"):
         TargetRedis(config=user_config(acl_server, "shop"))  # empty namespace: ':s' keys
-    run = run_target(user_config(acl_server, "shop", namespace="shop", load_method="overwrite"), INPUT)
+    run = run_target(
+        user_config(acl_server, "shop", namespace="shop", load_method="overwrite"), INPUT
+    )
     assert run.states == [{"s": 1}]
     assert r.hget("shop:s:1", "_airbyte_ab_id") == "1"
     assert r.keys("shop:__target_redis_check__*") == []

@@ -73,28 +73,6 @@ def test_password_only_server_accepts_password(password_server: RedisServer) -> 
         assert client.hget(":s:1", "_airbyte_ab_id") == "1"
 
 
-@pytest.mark.parametrize(
-    "transport",
-    [
-        {"ssl": True},
-        {"ssl": False, "ssl_mode": {"mode": "verify-full", "ca_certificate": SECRET}},
-        {
-            "tunnel_method": {
-                "tunnel_method": "SSH_PASSWORD_AUTH",
-                "tunnel_host": "bastion",
-                "tunnel_user": "u",
-                "tunnel_user_password": SECRET,
-            }
-        },
-    ],
-)
-def test_tls_or_tunnel_is_refused_not_downgraded(server: RedisServer, transport: dict) -> None:
-    proc = run_cli(server.config(**transport), GOOD_INPUT)
-    line = assert_one_clear_error(proc, "not support")
-    assert SECRET not in proc.stderr
-    assert "ssl" in line or "tunnel_method" in line
-
-
 def test_airbyte_config_is_accepted_as_is(server: RedisServer, r: redis.Redis) -> None:
     airbyte = {
         "host": server.host,
