@@ -12,6 +12,7 @@ import decimal
 import json
 import typing as t
 
+import msgspec
 from singer_sdk.singerlib.json import serialize_json
 
 from target_redis.keys import record_key
@@ -29,14 +30,24 @@ _MS = datetime.timedelta(milliseconds=1)
 
 @dataclasses.dataclass(slots=True)
 class Row:
-    """One record on its way to Redis."""
+    """One record on its way to Redis, already encoded (the dict is dropped, so a
+    pending batch holds about the record's JSON size, not its Python objects)."""
 
-    data: dict[str, t.Any]
+    text: str
+    """The ``_airbyte_data`` JSON."""
     emitted_at: int
     """Epoch milliseconds."""
     deleted: bool = False
     pk: str | None = None
     """Encoded primary key (upsert only)."""
+    data: dict[str, t.Any] | None = None
+    """The record itself, kept only for delete rows (they may need merging)."""
+
+    def record(self) -> dict[str, t.Any]:
+        """The record as a dict (decoded again if it was dropped)."""
+        if self.data is not None:
+            return self.data
+        return t.cast("dict", json.loads(self.text, parse_float=decimal.Decimal))
 
 
 @dataclasses.dataclass(slots=True)
@@ -48,9 +59,34 @@ class UpsertEntry:
     """True when ``row`` is a partial delete row to merge into the stored record."""
 
 
+def _fallback_encoding(obj: t.Any) -> str:
+    return obj.isoformat() if isinstance(obj, datetime.datetime) else str(obj)
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=_fallback_encoding, decimal_format="number")
+
+
 def encode_data(record: t.Mapping[str, t.Any]) -> str:
-    """The record as compact UTF-8 JSON: key order kept, Decimals as numbers."""
+    """The record as compact UTF-8 JSON: key order kept, Decimals as numbers (msgspec)."""
+    return _ENCODER.encode(record).decode()
+
+
+def encode_data_plain(record: t.Mapping[str, t.Any]) -> str:
+    """As ``encode_data``, with the SDK's simplejson (the plain path; same text for
+    anything a JSON input can hold)."""
     return serialize_json(record, ensure_ascii=False)
+
+
+def make_row(
+    record: dict[str, t.Any],
+    emitted_at: int,
+    *,
+    deleted: bool = False,
+    pk: str | None = None,
+    encode: t.Callable[[t.Mapping[str, t.Any]], str] = encode_data,
+) -> Row:
+    """A Row for ``record``; the dict is kept only for a delete row."""
+    return Row(encode(record), emitted_at, deleted, pk, record if deleted else None)
 
 
 def epoch_ms(value: datetime.datetime) -> int:
@@ -77,7 +113,7 @@ def hash_command(key: str, ab_id: int, row: Row) -> Command:
         EMITTED_AT,
         str(row.emitted_at),
         DATA,
-        encode_data(row.data),
+        row.text,
     )
 
 
@@ -108,7 +144,9 @@ def plan_upsert(rows: t.Iterable[Row], *, hard_delete: bool) -> dict[str, Upsert
         elif hard_delete:
             plan[pk] = UpsertEntry(None)
         elif previous is not None and previous.row is not None:
-            merged = Row({**previous.row.data, **row.data}, row.emitted_at, True, pk)
+            merged = make_row(
+                {**previous.row.record(), **row.record()}, row.emitted_at, deleted=True, pk=pk
+            )
             plan[pk] = UpsertEntry(merged, previous.merge_stored)
         else:
             plan[pk] = UpsertEntry(row, merge_stored=True)
@@ -122,7 +160,7 @@ def merge_into_stored(stored_data: str | None, row: Row) -> Row:
     stored = json.loads(stored_data, parse_float=decimal.Decimal)
     if not isinstance(stored, dict):
         return row
-    return Row({**stored, **row.data}, row.emitted_at, True, row.pk)
+    return make_row({**stored, **row.record()}, row.emitted_at, deleted=True, pk=row.pk)
 
 
 def upsert_commands(

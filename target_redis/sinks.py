@@ -6,17 +6,31 @@ import time
 import typing as t
 
 import redis
+from singer_sdk.helpers._compat import (
+    date_fromisoformat,
+    datetime_fromisoformat,
+    time_fromisoformat,
+)
+from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_redis import layouts
 from target_redis.errors import BadInputError, TargetRedisError
 from target_redis.keys import encode_pk, record_key, stream_key
 from target_redis.layouts import Row
+from target_redis.validation import CompiledValidator
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
     from target_redis.target import TargetRedis
+
+_PARSERS = {
+    "date-time": datetime_fromisoformat,
+    "date": date_fromisoformat,
+    "time": time_fromisoformat,
+}
 
 APPEND = "append-only"
 OVERWRITE = "overwrite"
@@ -36,8 +50,8 @@ class RedisSink(BatchSink):
         key_properties: t.Sequence[str] | None,
     ) -> None:
         """Bind the sink to the target's shared writer and resolve its load method."""
+        self.target = target  # before super(): the SDK asks for the validator there
         super().__init__(target, stream_name, schema, key_properties)
-        self.target = target
         self.writer = target.writer
         self.namespace: str = self.config.get("namespace") or ""
         self.counter_key = stream_key(self.namespace, stream_name)
@@ -51,6 +65,21 @@ class RedisSink(BatchSink):
             )
             self.load_method = APPEND
         self._skipped_deletes = 0
+        properties = self.schema["properties"]
+        self._known_fields = set(properties)
+        self._open_schema = bool(self.schema.get("additionalProperties", False))
+        self._date_fields = {
+            name: kind
+            for name, prop in properties.items()
+            if (kind := get_datelike_property_type(prop)) in _PARSERS
+        }
+        self.progress = target.progress_for(stream_name)
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """A compiled validator (the SDK's jsonschema one on the plain path)."""
+        if not self.validate_schema or not self.target.fast_path:
+            return super().get_validator()
+        return CompiledValidator(self.schema)
 
     def setup(self) -> None:
         """Start-of-stream work; overwrite's runs once per stream per run."""
@@ -72,9 +101,25 @@ class RedisSink(BatchSink):
         schema: dict,
         treatment: DatetimeErrorTreatmentEnum,
     ) -> None:
-        # Check that date-time values parse (bad ones still fail), but keep the
-        # tap's own text in the record: it is only written back out as JSON.
-        super()._parse_timestamps_in_record(dict(record), schema, treatment)
+        # Check that date-time values parse (bad ones still fail, as in the SDK),
+        # but keep the tap's own text: it is only written back out as JSON.
+        if not self.target.fast_path:
+            super()._parse_timestamps_in_record(dict(record), schema, treatment)
+            return
+        for name, kind in self._date_fields.items():
+            value = record.get(name)
+            if isinstance(value, str):
+                try:
+                    _PARSERS[kind](value)
+                except ValueError:
+                    # The SDK's own handling and message for a bad value.
+                    super()._parse_timestamps_in_record(dict(record), schema, treatment)
+                    return
+        if not self._open_schema and not self._known_fields.issuperset(record):
+            for name in record.keys() - self._known_fields:
+                if record[name] is not None and name not in self._warned_missing_fields:
+                    self.logger.warning("No schema for record field '%s'", name)
+                    self._warned_missing_fields.add(name)
 
     def process_record(self, record: dict, context: dict) -> None:
         """Turn a validated record into a Row on the pending batch."""
@@ -87,9 +132,10 @@ class RedisSink(BatchSink):
         if deleted and layouts.DELETED_AT not in record:
             # add_record_metadata is off, so the SDK stripped it: keep it stored.
             record[layouts.DELETED_AT] = deleted_at
-        row = Row(record, self._emitted_at(message), deleted)
-        if self.load_method == UPSERT:
-            row.pk = self._primary_key(record)
+        pk = self._primary_key(record) if self.load_method == UPSERT else None
+        row = layouts.make_row(
+            record, self._emitted_at(message), deleted=deleted, pk=pk, encode=self.target.encode
+        )
         context.setdefault("records", []).append(row)
 
     def _emitted_at(self, message: t.Mapping[str, t.Any]) -> int:
@@ -134,6 +180,7 @@ class RedisSink(BatchSink):
                 written = self._write_upsert(rows)
             else:
                 written = self._write_append(rows)
+            self.progress.add(written)
         except redis.RedisError as exc:
             detail = " ".join(str(exc).split())[:300]
             msg = (
@@ -141,12 +188,7 @@ class RedisSink(BatchSink):
                 f"to Redis failed: {detail}"
             )
             raise TargetRedisError(msg) from exc
-        self.logger.info(
-            "Stream '%s': %d records written to Redis (%s).",
-            self.stream_name,
-            written,
-            self.load_method,
-        )
+        self.logger.debug("Stream '%s': batch of %d records written.", self.stream_name, written)
 
     def _write_append(self, rows: list[Row]) -> int:
         if self.hard_delete:

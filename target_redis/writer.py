@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typing as t
 
+import hiredis
+import redis
+
 from target_redis.keys import parse_id_suffix, records_pattern, stream_key
 
 if t.TYPE_CHECKING:
-    import redis
-
     from target_redis.connection import ServerInfo
     from target_redis.layouts import Command
 
@@ -41,10 +42,39 @@ class Writer:
         Raises the first error reply (after reading every reply of its chunk).
         """
         for start in range(0, len(commands), _PIPELINE_CHUNK):
-            with self.client.pipeline(transaction=False) as pipe:
-                for command in commands[start : start + _PIPELINE_CHUNK]:
-                    pipe.execute_command(*command)
-                pipe.execute()
+            chunk = commands[start : start + _PIPELINE_CHUNK]
+            if isinstance(self.client, redis.Redis):
+                self._run_packed(chunk)
+            else:
+                with self.client.pipeline(transaction=False) as pipe:
+                    for command in chunk:
+                        pipe.execute_command(*command)
+                    pipe.execute()
+
+    def _run_packed(self, chunk: t.Sequence[Command]) -> None:
+        # A pipeline without redis-py's per-command bookkeeping: hiredis packs
+        # every command, one send, then one reply read per command.
+        payload = b"".join([hiredis.pack_command(command) for command in chunk])  # type: ignore[arg-type]
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        failed: tuple[int, redis.ResponseError] | None = None
+        try:
+            connection.send_packed_command([payload])
+            for index in range(len(chunk)):
+                try:
+                    connection.read_response()
+                except redis.ResponseError as exc:
+                    failed = failed or (index, exc)
+        except BaseException:
+            connection.disconnect()  # replies may be left unread: never reuse it
+            raise
+        finally:
+            pool.release(connection)
+        if failed is not None:
+            index, error = failed
+            command = chunk[index]
+            msg = f"{command[0]} {command[1] if len(command) > 1 else ''}: {error}"
+            raise type(error)(msg) from None
 
     def read_fields(self, keys: t.Sequence[str], field: str) -> list[str | None]:
         """HGET ``field`` of each key, in one pipeline."""

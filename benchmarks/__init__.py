@@ -1,0 +1,1 @@
+"""Throughput and memory benchmarks (run: python -m benchmarks.run)."""
