@@ -2,8 +2,10 @@
 
     python -m benchmarks.run [--records 200000] [--naive-records 5000] [--only NAME ...]
 
-Each case is a separate process fed the same generated file; its peak RSS is the
-child's ``ru_maxrss``. Ratios are to the hand-written reference of the same run.
+Each case is a separate process fed the same generated file, run ``--repeat`` times
+(the median time counts; the machine has 2 cores shared with redis-server); its peak
+RSS is the child's ``ru_maxrss``. Ratios are to the hand-written reference of the
+same run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,6 +100,8 @@ def main() -> int:
     parser.add_argument("--naive-records", type=int, default=5_000)
     parser.add_argument("--only", nargs="*", help="substrings of case names to run")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--batch-size", type=int, help="batch_size_rows for target-redis")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case; the median counts")
     args = parser.parse_args()
 
     binary = find_server_binary()
@@ -110,8 +115,9 @@ def main() -> int:
         with open(small, "w", encoding="utf-8") as out:
             generate.write(out, args.naive_records)
         config, fast = tmp / "config.json", tmp / "fast.json"
-        config.write_text(json.dumps(server.config()))
-        fast.write_text(json.dumps(server.config(validate_records=False)))
+        batch = {"batch_size_rows": args.batch_size} if args.batch_size else {}
+        config.write_text(json.dumps(server.config(**batch)))
+        fast.write_text(json.dumps(server.config(validate_records=False, **batch)))
         size = data.stat().st_size
         print(f"{args.records} records, {size / args.records:.0f} B/line; {versions(server)}")
 
@@ -119,15 +125,21 @@ def main() -> int:
         for case in cases(server.port, config, fast):
             if args.only and not any(o in case.name for o in args.only):
                 continue
-            with server.client() as client:
-                client.flushall()
             count = args.naive_records if case.naive_sized else args.records
-            seconds, rss_kib, code = measure(case.argv, small if case.naive_sized else data)
-            landed = None
-            if case.writes:
+            runs = []
+            ok = True
+            for _ in range(args.repeat):
                 with server.client() as client:
-                    landed = sum(1 for _ in client.scan_iter(match=":orders:*", count=5000))
-            ok = code == 0 and (landed is None or landed == count)
+                    client.flushall()
+                seconds, rss_kib, code = measure(case.argv, small if case.naive_sized else data)
+                runs.append((seconds, rss_kib))
+                landed = None
+                if case.writes:
+                    with server.client() as client:
+                        landed = sum(1 for _ in client.scan_iter(match=":orders:*", count=5000))
+                ok = ok and code == 0 and (landed is None or landed == count)
+            seconds = statistics.median(run[0] for run in runs)
+            rss_kib = max(run[1] for run in runs)
             rows.append(
                 {
                     "case": case.name,
