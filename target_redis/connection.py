@@ -16,7 +16,6 @@ import redis.exceptions
 
 from target_redis.errors import TargetRedisError
 from target_redis.tls import DISABLE, build_context, tls_mode
-from target_redis.tunnel import open_tunnel, tunnel_settings
 
 if t.TYPE_CHECKING:
     import sshtunnel
@@ -150,7 +149,11 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
     Raises TargetRedisError with one line naming host:port (never a secret).
     """
     target = endpoint(config)
-    tunnel = tunnel_settings(config)
+    tunnel = None
+    if (config.get("tunnel_method") or {}).get("tunnel_method", "NO_TUNNEL") != "NO_TUNNEL":
+        from target_redis.tunnel import tunnel_settings  # paramiko: imported only when used
+
+        tunnel = tunnel_settings(config)
     context = build_context(config, target.tls) if target.tls != DISABLE else None
     where = target.describe()
     kwargs: dict[str, t.Any] = {
@@ -165,6 +168,8 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
     }
     forwarder = None
     if tunnel is not None:
+        from target_redis.tunnel import open_tunnel
+
         forwarder = open_tunnel(tunnel, target.host, target.port)
         atexit.register(forwarder.stop, force=True)
         kwargs.update(host="127.0.0.1", port=forwarder.local_bind_port)

@@ -10,12 +10,12 @@ import typing as t
 import pytest
 import redis
 import simplejson
+from helpers import hashes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
-from helpers import hashes, run_target
 from target_redis import layouts
 from target_redis.devserver import RedisServer
 from target_redis.reader import PlainReader
@@ -45,9 +45,17 @@ PROPERTIES = {
     "list": {"type": ["null", "array"]},
 }
 RECORDS: list[dict[str, t.Any]] = [
-    {"id": 1, "text": "plain", "num": D("0.1"), "big": 2**70, "flag": True,
-     "when": "2024-01-02T03:04:05Z", "day": "2024-01-02", "at": "03:04:05"},
-    {"id": 2, "text": "Zoë 李雷 🚀 \u2028 \u0000 \t \" \\ /", "num": D("1E+20"), "big": -(2**63)},
+    {
+        "id": 1,
+        "text": "plain",
+        "num": D("0.1"),
+        "big": 2**70,
+        "flag": True,
+        "when": "2024-01-02T03:04:05Z",
+        "day": "2024-01-02",
+        "at": "03:04:05",
+    },
+    {"id": 2, "text": 'Zoë 李雷 🚀 \u2028 \u0000 \t " \\ /', "num": D("1E+20"), "big": -(2**63)},
     {"id": 3, "num": D("-0.0"), "when": "2024-01-02T03:04:05.123456+05:30", "nested": None},
     {"id": 4, "num": D("2.50"), "nested": {"a": [1, D("1e-7"), None, {"b": []}], "c": "ü"}},
     {"id": 5, "list": [[], [[1, 2], [D("3.0")]], "x", None, True], "when": "2024-01-02T03:04:05"},
@@ -57,11 +65,23 @@ RECORDS: list[dict[str, t.Any]] = [
 
 
 def lines(records: t.Iterable[dict], *, ascii_escapes: bool) -> str:
-    out = [json.dumps({"type": "SCHEMA", "stream": "s", "key_properties": ["id"],
-                       "schema": {"type": "object", "properties": PROPERTIES}})]
+    out = [
+        json.dumps(
+            {
+                "type": "SCHEMA",
+                "stream": "s",
+                "key_properties": ["id"],
+                "schema": {"type": "object", "properties": PROPERTIES},
+            }
+        )
+    ]
     for i, record in enumerate(records):
-        message = {"type": "RECORD", "stream": "s", "record": record,
-                   "time_extracted": f"2024-06-01T00:00:0{i % 10}Z"}
+        message = {
+            "type": "RECORD",
+            "stream": "s",
+            "record": record,
+            "time_extracted": f"2024-06-01T00:00:0{i % 10}Z",
+        }
         out.append(simplejson.dumps(message, use_decimal=True, ensure_ascii=ascii_escapes))
     out.append(json.dumps({"type": "STATE", "value": {"n": D("0.5").__float__()}}))
     return "\n".join(out) + "\n"
@@ -69,8 +89,7 @@ def lines(records: t.Iterable[dict], *, ascii_escapes: bool) -> str:
 
 def contents(client: redis.Redis, namespace: str) -> dict[str, dict[str, str]]:
     return {
-        key[len(namespace):]: fields
-        for key, fields in hashes(client, f"{namespace}:*").items()
+        key[len(namespace) :]: fields for key, fields in hashes(client, f"{namespace}:*").items()
     }
 
 
@@ -140,10 +159,14 @@ def test_invalid_records_rejected_on_both_paths(
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text()
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
     | st.decimals(allow_nan=False, allow_infinity=False),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -158,7 +181,7 @@ SCHEMA = {"type": "object", "properties": PROPERTIES, "required": ["id"]}
 FAST, PLAIN = CompiledValidator(SCHEMA), JSONSchemaValidator(SCHEMA)
 
 
-def decision(validator: t.Any, record: dict) -> bool:  # noqa: ANN401
+def decision(validator: t.Any, record: dict) -> bool:
     try:
         validator.validate(record)
     except InvalidRecord:
