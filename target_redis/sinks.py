@@ -65,6 +65,7 @@ class RedisSink(BatchSink):
             )
             self.load_method = APPEND
         self._skipped_deletes = 0
+        self._last_extracted: tuple[t.Any, int] = (None, 0)
         properties = self.schema["properties"]
         self._known_fields = set(properties)
         self._open_schema = bool(self.schema.get("additionalProperties", False))
@@ -142,8 +143,12 @@ class RedisSink(BatchSink):
         time_extracted = message.get("time_extracted")
         if not time_extracted:
             return time.time_ns() // 1_000_000
+        if time_extracted == self._last_extracted[0]:  # taps repeat it for many records
+            return self._last_extracted[1]
         try:
-            return layouts.parse_time_extracted(str(time_extracted))
+            ms = layouts.parse_time_extracted(str(time_extracted))
+            self._last_extracted = (time_extracted, ms)
+            return ms
         except ValueError:
             msg = (
                 f"Stream '{self.stream_name}': time_extracted {time_extracted!r} "
