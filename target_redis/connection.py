@@ -24,6 +24,11 @@ _CONNECT_TIMEOUT = 10.0
 _READ_TIMEOUT = 60.0
 
 
+def _seconds(config: t.Mapping[str, t.Any], name: str, default: float) -> float:
+    value = config.get(name)
+    return float(value) if value else default
+
+
 @dataclasses.dataclass(frozen=True)
 class ServerInfo:
     """What the target needs to know about the server it writes to."""
@@ -162,8 +167,8 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
         "db": target.db,
         "username": target.username,
         "password": target.password,
-        "socket_connect_timeout": _CONNECT_TIMEOUT,
-        "socket_timeout": _READ_TIMEOUT,
+        "socket_connect_timeout": _seconds(config, "connect_timeout_seconds", _CONNECT_TIMEOUT),
+        "socket_timeout": _seconds(config, "socket_timeout_seconds", _READ_TIMEOUT),
         "decode_responses": True,
     }
     forwarder = None

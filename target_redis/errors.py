@@ -11,3 +11,12 @@ class TargetRedisError(Exception):
 
 class BadInputError(TargetRedisError):
     """The input itself is wrong; the CLI names the input line it was found on."""
+
+
+class Interrupted(BaseException):
+    """A termination signal arrived between two messages (not an error)."""
+
+    def __init__(self, signum: int) -> None:
+        """Remember which signal."""
+        super().__init__(signum)
+        self.signum = signum

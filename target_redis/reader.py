@@ -35,6 +35,20 @@ class PlainReader(SimpleSingerReader):
         super().__init__()
         self.line_number = 0
 
+    @staticmethod
+    def assert_line_requires(line_dict: dict, requires: set[str]) -> None:
+        """As the SDK's, naming the missing keys and stream without echoing the line."""
+        missing = sorted(requires - set(line_dict))
+        if missing:
+            kind = line_dict.get("type", "message")
+            stream = f" of stream '{line_dict['stream']}'" if "stream" in line_dict else ""
+            msg = f"{kind}{stream} lacks required key(s): {', '.join(missing)}"
+            raise InvalidInputLine(msg)
+
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        msg = f"unknown message type {str(message_dict.get('type'))[:40]!r}"
+        raise InvalidInputLine(msg)
+
     def deserialize_json(self, line: str) -> dict:
         """Parse one line; raise InvalidInputLine naming the problem, not the text."""
         self.line_number += 1

@@ -174,4 +174,65 @@ SCHEMA = th.PropertiesList(
             "SSH tunnel (Airbyte setting). Only `NO_TUNNEL` is accepted until tunnel support lands."
         ),
     ),
+    th.Property(
+        "retry_max_seconds",
+        th.NumberType,
+        default=60,
+        description=(
+            "How long a write keeps retrying transient failures (dropped connection, "
+            "timeout, server restarting) before the run fails. 0 disables retries."
+        ),
+    ),
+    th.Property(
+        "retry_backoff_max_seconds",
+        th.NumberType,
+        default=5,
+        description="Longest wait between two retries (waits start at 0.1 s and double).",
+    ),
+    th.Property(
+        "connect_timeout_seconds",
+        th.NumberType,
+        default=10,
+        description="Timeout to connect (and for the TLS handshake).",
+    ),
+    th.Property(
+        "socket_timeout_seconds",
+        th.NumberType,
+        default=60,
+        description="Timeout for one reply from Redis; a stalled connection is then retried.",
+    ),
+    th.Property(
+        "state_checkpoint_seconds",
+        th.NumberType,
+        default=60,
+        description=(
+            "At the first STATE message this long after the last emitted state, write "
+            "every pending batch and emit that state. 0: only at the end (and the SDK's "
+            "5-minute drain)."
+        ),
+    ),
+    th.Property(
+        "state_checkpoint_records",
+        th.IntegerType,
+        default=0,
+        description=(
+            "As `state_checkpoint_seconds`, after this many records since the last "
+            "emitted state. 0: off."
+        ),
+    ),
+    th.Property(
+        "wait_for_replicas",
+        th.IntegerType,
+        default=0,
+        description=(
+            "After each pipeline, `WAIT` until this many replicas acknowledged it; fewer "
+            "within `wait_timeout_ms` fails the run (no state for that data). 0: off."
+        ),
+    ),
+    th.Property(
+        "wait_timeout_ms",
+        th.IntegerType,
+        default=1000,
+        description="How long `WAIT` may block for `wait_for_replicas`.",
+    ),
 ).to_dict()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 import typing as t
 
 import click
@@ -23,13 +25,16 @@ from singer_sdk.singerlib.json import serialize_json
 from target_redis import layouts, settings
 from target_redis.access import check_write_access
 from target_redis.connection import connect, endpoint
-from target_redis.errors import BadInputError, TargetRedisError
+from target_redis.errors import BadInputError, Interrupted, TargetRedisError
 from target_redis.progress import Progress
 from target_redis.reader import FastReader, PlainReader
+from target_redis.retry import Retrier
 from target_redis.sinks import RedisSink
 from target_redis.writer import Writer
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     import jsonschema
     from singer_sdk.sinks import Sink
 
@@ -83,7 +88,16 @@ class TargetRedis(Target):
             message_reader=message_reader,
         )
         self.connection = connect(self.config)
-        self.writer = Writer(self.connection.client, self.connection.server)
+        self.writer = Writer(
+            self.connection.client,
+            self.connection.server,
+            Retrier(
+                float(self.config.get("retry_max_seconds", 60)),
+                float(self.config.get("retry_backoff_max_seconds", 5)),
+            ),
+            wait_replicas=int(self.config.get("wait_for_replicas") or 0),
+            wait_timeout_ms=int(self.config.get("wait_timeout_ms") or 1000),
+        )
         try:
             how = check_write_access(
                 self.connection.client,
@@ -109,6 +123,15 @@ class TargetRedis(Target):
         self._progress: dict[str, Progress] = {}
         self._overwrite_floors: dict[tuple[str, str], int] = {}
         self._warned: set[str] = set()
+        self._checkpoint_seconds = float(self.config.get("state_checkpoint_seconds") or 0)
+        self._checkpoint_records = int(self.config.get("state_checkpoint_records") or 0)
+        self._records_since_state = 0
+        self._last_state_at = time.monotonic()
+        self._stop_signal = 0
+        self._waiting_for_input = False
+        unknown = sorted(set(self._config) - set(self.config_jsonschema["properties"]))
+        if unknown:
+            self.logger.warning("Unknown settings ignored: %s", ", ".join(unknown))
 
     # Settings
 
@@ -143,10 +166,34 @@ class TargetRedis(Target):
 
     # Messages
 
+    def _process_schema_message(self, message_dict: dict) -> None:
+        schema = message_dict.get("schema")
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            stream = message_dict.get("stream")
+            msg = f"SCHEMA for stream '{stream}' has no 'properties' object."
+            raise BadInputError(msg)
+        super()._process_schema_message(message_dict)
+
     def _process_record_message(self, message_dict: dict) -> None:
         # Sinks read time_extracted and the raw _sdc_deleted_at from here.
         self.current_record_message = message_dict
+        if not isinstance(message_dict.get("record"), dict):
+            stream = message_dict.get("stream")
+            msg = f"RECORD of stream '{stream}' is not a JSON object."
+            raise BadInputError(msg)
         super()._process_record_message(message_dict)
+        self._records_since_state += 1
+
+    def _process_state_message(self, message_dict: dict) -> None:
+        super()._process_state_message(message_dict)
+        if self._checkpoint_due():
+            self.drain_all()  # every pending batch is written before the state line
+
+    def _checkpoint_due(self) -> bool:
+        if self._checkpoint_records and self._records_since_state >= self._checkpoint_records:
+            return True
+        elapsed = time.monotonic() - self._last_state_at
+        return bool(self._checkpoint_seconds) and elapsed >= self._checkpoint_seconds
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
         stream = message_dict.get("stream")
@@ -222,6 +269,40 @@ class TargetRedis(Target):
         # The SDK's stdlib json.dumps fails on Decimal floats in state.
         sys.stdout.write(serialize_json(state) + "\n")
         sys.stdout.flush()
+        self._records_since_state = 0
+        self._last_state_at = time.monotonic()
+
+    # Signals
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """First SIGTERM/SIGINT: stop reading, write what is pending, emit state for
+        it, exit 128+signal. A second one exits at once, without state."""
+        if self._stop_signal:
+            self.logger.warning("Second signal %d: exiting now, no state emitted.", signum)
+            os._exit(128 + signum)
+        self._stop_signal = signum
+        self.logger.info("Signal %d: finishing the message in hand, then draining.", signum)
+        if self._waiting_for_input:
+            raise Interrupted(signum)
+
+    def guard_input(self, lines: t.Iterable[t.Any]) -> t.Iterator[t.Any]:
+        """Input lines, stopping cleanly at a signal between two messages."""
+        iterator = iter(lines)
+        while True:
+            if self._stop_signal:
+                raise Interrupted(self._stop_signal)
+            self._waiting_for_input = True
+            try:
+                line = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self._waiting_for_input = False
+            yield line
+
+    def stop_after_signal(self) -> None:
+        """Drain every sink and emit state (no overwrite cleanup: the run is cut short)."""
+        self.drain_all()
 
     # CLI
 

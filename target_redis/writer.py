@@ -1,13 +1,22 @@
-"""Runs layout commands against Redis: id reservation, pipelines, cleanup scans."""
+"""Runs layout commands against Redis: id reservation, pipelines, cleanup scans.
+
+Every operation is idempotent or made safe to repeat, so transient failures are
+retried (see retry.py): a chunk of commands is resent whole (same keys, same ids,
+same values); an id reservation retried after a lost reply may leave a gap in the
+ids, never a reuse.
+"""
 
 from __future__ import annotations
 
+import functools
 import typing as t
 
 import hiredis
 import redis
 
+from target_redis.errors import TargetRedisError
 from target_redis.keys import parse_id_suffix, records_pattern, stream_key
+from target_redis.retry import Retrier
 
 if t.TYPE_CHECKING:
     from target_redis.connection import ServerInfo
@@ -19,52 +28,81 @@ _SCAN_COUNT = 1000
 
 class Writer:
     """Redis I/O of the target, shared by all sinks (redis-py clients are
-    thread-safe; each call uses its own pipeline)."""
+    thread-safe; each call uses its own connection from the pool)."""
 
-    def __init__(self, client: redis.Redis, server: ServerInfo) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        server: ServerInfo,
+        retrier: Retrier | None = None,
+        *,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
+    ) -> None:
+        """``wait_replicas`` > 0 makes every chunk wait (WAIT) for that many replicas."""
         self.client = client
         self.server = server
+        self.retrier = retrier or Retrier(0, 0)
         self.delete_command = "UNLINK" if server.has_unlink else "DEL"
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
 
     def reserve_ids(self, counter_key: str, count: int) -> int:
         """Advance the counter by ``count`` with one INCRBY; return the first id."""
-        last = int(self.client.incrby(counter_key, count))
+        last = self.retrier.call(
+            f"reserving ids at {counter_key}", lambda: int(self.client.incrby(counter_key, count))
+        )
         return last - count + 1
 
     def read_counter(self, counter_key: str) -> int:
         """The counter's current value (0 when it does not exist)."""
-        value = self.client.get(counter_key)
+        value = self.retrier.call(f"reading {counter_key}", lambda: self.client.get(counter_key))
         return int(value) if value is not None else 0
 
     def run(self, commands: t.Sequence[Command]) -> None:
-        """Send commands in pipelines; return once Redis acknowledged all of them.
+        """Send commands in pipelines; return once Redis acknowledged all of them
+        (and, with ``wait_replicas``, that many replicas did).
 
         Raises the first error reply (after reading every reply of its chunk).
         """
         for start in range(0, len(commands), _PIPELINE_CHUNK):
-            chunk = commands[start : start + _PIPELINE_CHUNK]
-            if isinstance(self.client, redis.Redis):
-                self._run_packed(chunk)
-            else:
-                with self.client.pipeline(transaction=False) as pipe:
-                    for command in chunk:
-                        pipe.execute_command(*command)
-                    pipe.execute()
+            chunk = list(commands[start : start + _PIPELINE_CHUNK])
+            if self.wait_replicas:
+                chunk.append(("WAIT", str(self.wait_replicas), str(self.wait_timeout_ms)))
+            replies = self.retrier.call(
+                f"writing {len(chunk)} commands", functools.partial(self._send, chunk)
+            )
+            if self.wait_replicas and int(replies[-1]) < self.wait_replicas:
+                msg = (
+                    f"Only {replies[-1]} of {self.wait_replicas} replicas acknowledged a "
+                    f"batch within {self.wait_timeout_ms} ms (setting 'wait_for_replicas')."
+                )
+                raise TargetRedisError(msg)
 
-    def _run_packed(self, chunk: t.Sequence[Command]) -> None:
+    def _send(self, chunk: t.Sequence[Command]) -> list[t.Any]:
+        if isinstance(self.client, redis.Redis):
+            return self._send_packed(chunk)
+        with self.client.pipeline(transaction=False) as pipe:
+            for command in chunk:
+                pipe.execute_command(*command)
+            return list(pipe.execute())
+
+    def _send_packed(self, chunk: t.Sequence[Command]) -> list[t.Any]:
         # A pipeline without redis-py's per-command bookkeeping: hiredis packs
         # every command, one send, then one reply read per command.
         payload = b"".join([hiredis.pack_command(command) for command in chunk])  # type: ignore[arg-type]
         pool = self.client.connection_pool
         connection = pool.get_connection()
+        replies: list[t.Any] = []
         failed: tuple[int, redis.ResponseError] | None = None
         try:
             connection.send_packed_command([payload])
             for index in range(len(chunk)):
                 try:
-                    connection.read_response()
+                    replies.append(connection.read_response())
                 except redis.ResponseError as exc:
                     failed = failed or (index, exc)
+                    replies.append(exc)
         except BaseException:
             connection.disconnect()  # replies may be left unread: never reuse it
             raise
@@ -75,22 +113,33 @@ class Writer:
             command = chunk[index]
             msg = f"{command[0]} {command[1] if len(command) > 1 else ''}: {error}"
             raise type(error)(msg) from None
+        return replies
 
     def read_fields(self, keys: t.Sequence[str], field: str) -> list[str | None]:
         """HGET ``field`` of each key, in one pipeline."""
-        with self.client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hget(key, field)
-            return list(pipe.execute())
+
+        def read() -> list[str | None]:
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hget(key, field)
+                return list(pipe.execute())
+
+        return self.retrier.call("reading stored records", read)
 
     def remove_ids_up_to(self, namespace: str, stream: str, floor: int) -> int:
-        """UNLINK the stream's record keys whose id is at or below ``floor``.
+        """UNLINK the stream's record hashes whose id is at or below ``floor``.
 
         SCAN with an escaped pattern (never KEYS); keys of other shapes (upsert
-        keys, streams whose names extend this one) are left alone.
+        keys, streams whose names extend this one) and non-hash keys (another
+        stream's counter can look like a record key) are left alone.
         """
         if floor <= 0:
             return 0
+        return self.retrier.call(
+            "removing records of earlier runs", lambda: self._remove(namespace, stream, floor)
+        )
+
+    def _remove(self, namespace: str, stream: str, floor: int) -> int:
         prefix = stream_key(namespace, stream)
         scan_type = "hash" if self.server.has_scan_type else None
         doomed: list[str] = []
@@ -109,4 +158,11 @@ class Writer:
     def _delete(self, keys: list[str]) -> int:
         if not keys:
             return 0
+        if not self.server.has_scan_type:  # no SCAN TYPE: check each key's type
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.type(key)
+                keys = [k for k, kind in zip(keys, pipe.execute(), strict=True) if kind == "hash"]
+            if not keys:
+                return 0
         return int(self.client.execute_command(self.delete_command, *keys))

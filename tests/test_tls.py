@@ -218,12 +218,9 @@ def test_ssl_with_mode_disable_is_a_contradiction(tls_server: RedisServer) -> No
         TargetRedis(config=ssl_config(tls_server, mode="disable"))
 
 
-def test_mode_without_ssl_flag_still_uses_tls(
-    server: RedisServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_mode_without_ssl_flag_still_uses_tls(server: RedisServer) -> None:
     # A plain server: TLS is attempted (the handshake times out), never plain text.
-    monkeypatch.setattr("target_redis.connection._CONNECT_TIMEOUT", 1.0)
-    config = server.config(ssl=False, ssl_mode={"mode": "verify-full"})
+    config = server.config(ssl=False, ssl_mode={"mode": "verify-full"}, connect_timeout_seconds=1)
     with pytest.raises(TargetRedisError, match="Cannot connect"):
         TargetRedis(config=config)
 
