@@ -69,10 +69,29 @@ class RedisServer:
             "no",
             *extra_args,
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._args = args
+        self._extra_args = extra_args
         self.tls = tls
         self.version = ""
-        self._wait_ready(extra_args)
+        self.start()
+
+    def start(self) -> None:
+        """(Re)start the process on the same port and directory; wait until it answers."""
+        self.process = subprocess.Popen(
+            self._args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._wait_ready(self._extra_args)
+
+    def kill(self) -> None:
+        """SIGKILL the process (a crash: no final save); start() brings it back."""
+        self.process.kill()
+        self.process.wait()
+
+    def restart(self) -> None:
+        """Graceful shutdown (SIGTERM: data saved if persistence is on), then start."""
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        self.start()
 
     def _wait_ready(self, extra_args: t.Sequence[str]) -> None:
         password = None
@@ -88,7 +107,7 @@ class RedisServer:
                     probe.ping()
                     self.version = str(probe.info("server")["redis_version"])
                 return
-            except (redis.ConnectionError, OSError):
+            except (redis.ConnectionError, redis.ResponseError, OSError):  # LOADING too
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
                     msg = f"redis-server ({self.binary}) did not start on port {self.port}"

@@ -15,7 +15,7 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_redis import layouts
-from target_redis.errors import BadInputError, TargetRedisError
+from target_redis.errors import BadInputError, TargetRedisError, explain_redis_error
 from target_redis.keys import encode_pk, record_key, stream_key
 from target_redis.layouts import Row
 from target_redis.validation import CompiledValidator
@@ -187,7 +187,7 @@ class RedisSink(BatchSink):
                 written = self._write_append(rows)
             self.progress.add(written)
         except redis.RedisError as exc:
-            detail = " ".join(str(exc).split())[:300]
+            detail = explain_redis_error(exc)
             msg = (
                 f"Stream '{self.stream_name}': writing a batch of {len(rows)} records "
                 f"to Redis failed: {detail}"

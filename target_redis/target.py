@@ -343,7 +343,15 @@ class TargetRedis(Target):
             if test:
                 cls.logger.info("Connection check passed.")
             else:
-                target.listen(file_input)
+                source = file_input or target.message_reader.default_input
+                target.listen(t.cast("t.IO[str]", target.guard_input(source)))
+        except Interrupted as stop:
+            assert target is not None
+            try:
+                target.stop_after_signal()
+            except EXPECTED_ERRORS as exc:
+                cls.logger.error("%s", describe_failure(exc, target))
+            sys.exit(128 + stop.signum)
         except EXPECTED_ERRORS as exc:
             cls.logger.error("%s", describe_failure(exc, target))
             sys.exit(1)
