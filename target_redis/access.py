@@ -60,22 +60,44 @@ def check_write_access(
                 reply = client.execute_command("ACL", "DRYRUN", username or "default", *command)
                 if reply not in ("OK", b"OK"):
                     _refuse(command[0], who, where, str(reply))
+            # Permissions are fine; one real write still catches a read-only
+            # replica or a server that is out of memory.
+            _probe(client, [commands[0]], delete_command, counter, record, who, where)
             return "ACL DRYRUN"
         except redis.exceptions.NoPermissionError:
             pass  # may not run ACL itself: probe instead
         except redis.ResponseError as exc:
             if "DRYRUN" not in str(exc).upper() and "unknown" not in str(exc).lower():
                 raise
+    _probe(client, commands, delete_command, counter, record, who, where)
+    return "probe keys"
+
+
+def _probe(
+    client: redis.Redis,
+    commands: list[tuple[str, ...]],
+    delete_command: str,
+    counter: str,
+    record: str,
+    who: str,
+    where: str,
+) -> None:
+    """Run the commands for real on the probe keys, then remove them."""
     try:
         for command in commands:
             try:
                 client.execute_command(*command)
+            except redis.exceptions.ReadOnlyError:
+                msg = f"Redis at {where} is a read-only replica; point the target at the primary."
+                raise TargetRedisError(msg) from None
+            except redis.exceptions.OutOfMemoryError as exc:
+                msg = f"Redis at {where} is out of memory (maxmemory with noeviction): {exc}"
+                raise TargetRedisError(msg) from None
             except redis.ResponseError as exc:
                 _refuse(command[0], who, where, str(exc))
     finally:
         with contextlib.suppress(redis.RedisError):
             client.execute_command(delete_command, counter, record)
-    return "probe keys"
 
 
 def _refuse(command: str, who: str, where: str, detail: str) -> t.NoReturn:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import decimal
 import fnmatch
 
+import fakeredis
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from target_redis.connection import ServerInfo
 from target_redis.keys import (
     encode_pk,
     escape_glob,
@@ -15,6 +19,7 @@ from target_redis.keys import (
     records_pattern,
     stream_key,
 )
+from target_redis.writer import Writer
 
 
 def test_empty_namespace_gives_leading_colon() -> None:
@@ -83,3 +88,55 @@ def test_pattern_of_one_stream_does_not_match_longer_stream_name() -> None:
     # fnmatch is close enough to Redis globbing for a pattern without escapes.
     assert not fnmatch.fnmatchcase(":users2:1", records_pattern("", "users"))
     assert fnmatch.fnmatchcase(":users:1", records_pattern("", "users"))
+
+
+# Property tests: names and values full of separators, glob characters and unicode.
+
+TEXT = st.characters(blacklist_categories=("Cs",))  # text that can be UTF-8 encoded
+NASTY = st.text(alphabet=st.sampled_from(list(":*?[]\\^-!ab1é🚀 ")) | TEXT, max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.integers(1, 3).flatmap(
+        lambda n: st.tuples(
+            st.lists(NASTY, min_size=n, max_size=n), st.lists(NASTY, min_size=n, max_size=n)
+        )
+    )
+)
+def test_distinct_primary_keys_give_distinct_keys(pair: tuple[list[str], list[str]]) -> None:
+    first, second = pair
+    if first != second:
+        assert encode_pk(first) != encode_pk(second)
+
+
+NAME = st.text(
+    alphabet=st.sampled_from(list("*?[]\\^-!ab1é🚀 ")) | TEXT.filter(lambda c: c != ":"), max_size=6
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(NAME, NAME, NASTY), min_size=2, max_size=2, unique=True))
+def test_keys_unique_across_streams_without_colons_in_names(
+    items: list[tuple[str, str, str]],
+) -> None:
+    (n1, s1, pk1), (n2, s2, pk2) = items
+    assert record_key(n1, s1, encode_pk([pk1])) != record_key(n2, s2, encode_pk([pk2]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(NASTY, NASTY.filter(bool)), min_size=2, max_size=4, unique=True))
+def test_overwrite_cleanup_touches_only_its_own_keyspace(streams: list[tuple[str, str]]) -> None:
+    client = fakeredis.FakeRedis(decode_responses=True)
+    for namespace, stream in streams:
+        client.incrby(stream_key(namespace, stream), 3)
+        for ab_id in (1, 2, 3):
+            client.hset(record_key(namespace, stream, ab_id), "_airbyte_ab_id", str(ab_id))
+        client.hset(record_key(namespace, stream, encode_pk(["k:1"])), "_airbyte_ab_id", "9")
+    before = set(client.keys("*"))
+    namespace, stream = streams[0]
+    Writer(client, ServerInfo((7, 0))).remove_ids_up_to(namespace, stream, 10**9)
+    removed = before - set(client.keys("*"))
+    own = stream_key(namespace, stream)
+    # Only id-keys of this exact keyspace (N:S as joined text) were removed.
+    assert removed == {f"{own}:{i}" for i in (1, 2, 3)}
