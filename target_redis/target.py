@@ -127,6 +127,7 @@ class TargetRedis(Target):
         self._checkpoint_records = int(self.config.get("state_checkpoint_records") or 0)
         self._records_since_state = 0
         self._last_state_at = time.monotonic()
+        self._last_emitted_state: dict | None = None
         self._stop_signal = 0
         self._waiting_for_input = False
         unknown = sorted(set(self._config) - set(self.config_jsonschema["properties"]))
@@ -266,9 +267,12 @@ class TargetRedis(Target):
             self.logger.info("Load complete: %s.", summary)
 
     def _write_state_message(self, state: dict) -> None:
-        # The SDK's stdlib json.dumps fails on Decimal floats in state.
-        sys.stdout.write(serialize_json(state) + "\n")
-        sys.stdout.flush()
+        # The SDK's stdlib json.dumps fails on Decimal floats in state; and every
+        # drain would repeat the same state, which Meltano would store again.
+        if state != self._last_emitted_state:
+            sys.stdout.write(serialize_json(state) + "\n")
+            sys.stdout.flush()
+            self._last_emitted_state = state
         self._records_since_state = 0
         self._last_state_at = time.monotonic()
 

@@ -73,3 +73,25 @@ def test_state_waits_for_every_stream(server: RedisServer, r: redis.Redis) -> No
     run = run_target(server.config(batch_size_rows=3), text)
     assert run.states == [{"a": 9, "b": 8}]
     assert len(hashes(r, ":a:*")) == 5 and len(hashes(r, ":b:*")) == 5
+
+
+@pytest.mark.parametrize(
+    "checkpoint", [{"state_checkpoint_records": 2}, {"state_checkpoint_seconds": 0.000001}]
+)
+def test_checkpoints_emit_each_state_after_its_records(
+    server: RedisServer, r: redis.Redis, checkpoint: dict
+) -> None:
+    messages = [schema_msg("s", PROPS)]
+    for i in range(1, 9):
+        messages.append(record_msg("s", {"id": i}))
+        if i % 2 == 0:
+            messages.append(state_msg({"s": i}))
+    run = run_target(server.config(batch_size_rows=1000, **checkpoint), singer_lines(*messages))
+    assert run.states == [{"s": i} for i in (2, 4, 6, 8)]
+
+
+def test_no_checkpoint_by_default_in_a_short_run(server: RedisServer) -> None:
+    messages = [schema_msg("s", PROPS)]
+    for i in range(1, 5):
+        messages += [record_msg("s", {"id": i}), state_msg({"s": i})]
+    assert run_target(server.config(), singer_lines(*messages)).states == [{"s": 4}]
