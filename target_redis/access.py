@@ -12,26 +12,63 @@ from target_redis.errors import TargetRedisError
 from target_redis.keys import escape_glob, stream_key
 
 if t.TYPE_CHECKING:
+    from target_redis.cache_types import Layout
     from target_redis.connection import ServerInfo
 
 PROBE_STREAM = "__target_redis_check__"
 
 
 def needed_commands(
-    load_method: str, delete_command: str, counter: str, record: str
+    layout: Layout, load_method: str, delete_command: str, counter: str, record: str
 ) -> list[tuple[str, ...]]:
-    """The commands (with probe keys) that a load with ``load_method`` runs."""
-    commands: list[tuple[str, ...]] = [
-        ("INCRBY", counter, "1"),
-        ("HSET", record, "_airbyte_ab_id", "1"),
-    ]
-    if load_method == "overwrite":
-        commands += [("GET", counter), ("SCAN", "0", "MATCH", escape_glob(record), "COUNT", "10")]
-    if load_method == "upsert":
-        commands.append(("HGET", record, "_airbyte_data"))
+    """The commands (on probe keys) that a load with this layout and method runs."""
+    cache = layout.cache
+    if cache.single_key:
+        add = {
+            "set": ("SADD", counter, "{}"),
+            "list": ("RPUSH", counter, "{}"),
+            "stream": ("XADD", counter, "*", "_airbyte_data", "{}"),
+        }[cache.name]
+        commands: list[tuple[str, ...]] = [add]
+        if load_method == "overwrite":
+            commands += [("EXISTS", counter), ("RENAME", counter, record), ("PERSIST", record)]
+    else:
+        write = {
+            "hash": ("HSET", record, "_airbyte_ab_id", "1"),
+            "string": ("SET", record, "{}"),
+            "json": ("JSON.SET", record, "$", "{}"),
+        }[cache.name]
+        commands = [("INCRBY", counter, "1"), write]
+        if load_method == "overwrite":
+            commands += [
+                ("GET", counter),
+                ("SCAN", "0", "MATCH", escape_glob(record), "COUNT", "10"),
+            ]
+        if load_method == "upsert":
+            read = {"hash": ("HGET", record, "_airbyte_data"), "string": ("GET", record)}
+            commands.append(read.get(cache.name, ("JSON.GET", record, "$")))
+    if layout.ttl_seconds:
+        commands.append(("EXPIRE", record, "60"))
     if load_method in ("overwrite", "upsert"):
         commands.append((delete_command, record))
     return commands
+
+
+def check_module(client: redis.Redis, layout: Layout, where: str) -> None:
+    """Refuse a cache type whose module command the server lacks (e.g. RedisJSON)."""
+    command = layout.cache.module_command
+    if command is None:
+        return
+    try:
+        info = client.execute_command("COMMAND", "INFO", command)
+    except redis.ResponseError:
+        return  # cannot tell: the probe below will say what is missing
+    if not info or info[0] is None:
+        msg = (
+            f"Setting 'cache_type: {layout.cache.name}' needs the {command} command "
+            f"(the RedisJSON module), which Redis at {where} does not have."
+        )
+        raise TargetRedisError(msg)
 
 
 def check_write_access(
@@ -40,6 +77,7 @@ def check_write_access(
     *,
     username: str | None,
     namespace: str,
+    layout: Layout,
     load_method: str,
     delete_command: str,
     where: str,
@@ -50,9 +88,10 @@ def check_write_access(
     commands on probe keys under the namespace and removes them. Returns how it
     checked, for the log.
     """
+    check_module(client, layout, where)
     counter = stream_key(namespace, PROBE_STREAM)
     record = f"{counter}:1"
-    commands = needed_commands(load_method, delete_command, counter, record)
+    commands = needed_commands(layout, load_method, delete_command, counter, record)
     who = f"user '{username}'" if username else "the default user"
     if server.version >= (7, 0):
         try:

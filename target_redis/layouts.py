@@ -1,7 +1,8 @@
-"""Pure functions from records to Redis commands for the hash layout.
+"""Pure functions from records to Redis commands: rows, ids, upsert plans.
 
 No I/O here: the sink reserves ids and runs the commands these functions build.
 A command is a tuple of strings as sent to Redis, e.g. ``("HSET", key, f, v, ...)``.
+Which command writes a record depends on the cache type (cache_types.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import msgspec
 from singer_sdk.singerlib.json import serialize_json
 
 from target_redis.keys import record_key
+
+if t.TYPE_CHECKING:
+    from target_redis.cache_types import Layout
 
 Command = tuple[str, ...]
 
@@ -103,28 +107,14 @@ def parse_time_extracted(text: str) -> int:
     return epoch_ms(datetime.datetime.fromisoformat(text))
 
 
-def hash_command(key: str, ab_id: int, row: Row) -> Command:
-    """HSET of the three Airbyte fields."""
-    return (
-        "HSET",
-        key,
-        AB_ID,
-        str(ab_id),
-        EMITTED_AT,
-        str(row.emitted_at),
-        DATA,
-        row.text,
-    )
-
-
 def append_commands(
-    namespace: str, stream: str, first_id: int, rows: t.Sequence[Row]
+    layout: Layout, namespace: str, stream: str, first_id: int, rows: t.Sequence[Row]
 ) -> list[Command]:
-    """HSETs of rows at consecutive ids from ``first_id``, in record order."""
-    return [
-        hash_command(record_key(namespace, stream, ab_id), ab_id, row)
-        for ab_id, row in enumerate(rows, start=first_id)
-    ]
+    """Rows written at consecutive ids from ``first_id``, in record order."""
+    commands: list[Command] = []
+    for ab_id, row in enumerate(rows, start=first_id):
+        commands += layout.record_commands(record_key(namespace, stream, ab_id), ab_id, row)
+    return commands
 
 
 def plan_upsert(rows: t.Iterable[Row], *, hard_delete: bool) -> dict[str, UpsertEntry]:
@@ -164,13 +154,14 @@ def merge_into_stored(stored_data: str | None, row: Row) -> Row:
 
 
 def upsert_commands(
+    layout: Layout,
     namespace: str,
     stream: str,
     first_id: int,
     plan: t.Mapping[str, UpsertEntry],
     delete_command: str = "UNLINK",
 ) -> list[Command]:
-    """HSETs for written keys (fresh ids from ``first_id``) and deletes."""
+    """Writes of kept keys (fresh ids from ``first_id``) and deletes."""
     commands: list[Command] = []
     ab_id = first_id
     for pk, entry in plan.items():
@@ -178,7 +169,7 @@ def upsert_commands(
         if entry.row is None:
             commands.append((delete_command, key))
         else:
-            commands.append(hash_command(key, ab_id, entry.row))
+            commands += layout.record_commands(key, ab_id, entry.row)
             ab_id += 1
     return commands
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 LOAD_METHODS = ["append-only", "upsert", "overwrite"]
-CACHE_TYPES = ["hash"]
+CACHE_TYPES = ["hash", "string", "json", "set", "list", "stream"]
 SSL_MODES = ["disable", "require", "verify-ca", "verify-full"]
 TUNNEL_METHODS = ["NO_TUNNEL", "SSH_KEY_AUTH", "SSH_PASSWORD_AUTH"]
 
@@ -59,7 +59,29 @@ SCHEMA = th.PropertiesList(
         default="hash",
         allowed_values=CACHE_TYPES,
         description=(
-            "Redis data layout. `hash`: one HASH per record, as Airbyte's destination-redis writes."
+            "Redis data type. Per record at `N:S:<id>`: `hash` (Airbyte's layout), "
+            "`string` (the record's JSON), `json` (a RedisJSON document; needs the "
+            "module). One key `N:S` per stream: `set` (members: record JSON), `list` "
+            "(RPUSH in record order), `stream` (XADD with the Airbyte fields). Single-key "
+            "types support append-only and overwrite."
+        ),
+    ),
+    th.Property(
+        "ttl_seconds",
+        th.IntegerType,
+        default=0,
+        description=(
+            "Expiry set on every key written (records, counters, single keys); a rewrite "
+            "refreshes it. 0: keys do not expire."
+        ),
+    ),
+    th.Property(
+        "stream_maxlen",
+        th.IntegerType,
+        default=0,
+        description=(
+            "`cache_type: stream`: trim to about this many entries (`XADD MAXLEN ~`). "
+            "0: no trimming."
         ),
     ),
     th.Property(

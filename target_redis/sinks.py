@@ -6,6 +6,7 @@ import time
 import typing as t
 
 import redis
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers._compat import (
     date_fromisoformat,
     datetime_fromisoformat,
@@ -35,6 +36,7 @@ _PARSERS = {
 APPEND = "append-only"
 OVERWRITE = "overwrite"
 UPSERT = "upsert"
+TEMP_KEY_SECONDS = 86_400
 
 
 class RedisSink(BatchSink):
@@ -53,6 +55,7 @@ class RedisSink(BatchSink):
         self.target = target  # before super(): the SDK asks for the validator there
         super().__init__(target, stream_name, schema, key_properties)
         self.writer = target.writer
+        self.layout = target.layout
         self.namespace: str = self.config.get("namespace") or ""
         self.counter_key = stream_key(self.namespace, stream_name)
         self.hard_delete: bool = bool(self.config.get("hard_delete", False))
@@ -124,7 +127,11 @@ class RedisSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         """Turn a validated record into a Row on the pending batch."""
-        message = self.target.current_record_message
+        context.setdefault("records", []).append(
+            self._row(record, self.target.current_record_message)
+        )
+
+    def _row(self, record: dict, message: t.Mapping[str, t.Any]) -> Row:
         deleted_at = record.get(layouts.DELETED_AT)
         if deleted_at is None:
             raw = message.get("record")
@@ -134,10 +141,9 @@ class RedisSink(BatchSink):
             # add_record_metadata is off, so the SDK stripped it: keep it stored.
             record[layouts.DELETED_AT] = deleted_at
         pk = self._primary_key(record) if self.load_method == UPSERT else None
-        row = layouts.make_row(
+        return layouts.make_row(
             record, self._emitted_at(message), deleted=deleted, pk=pk, encode=self.target.encode
         )
-        context.setdefault("records", []).append(row)
 
     def _emitted_at(self, message: t.Mapping[str, t.Any]) -> int:
         time_extracted = message.get("time_extracted")
@@ -171,7 +177,7 @@ class RedisSink(BatchSink):
 
     def process_batch(self, context: dict) -> None:
         """Write the batch; return only after Redis acknowledged all of it."""
-        rows: list[Row] | None = context.get("records")
+        rows: list[t.Any] | None = context.get("records")
         if rows is None:
             # A drain re-entered (e.g. a signal during a drain) without the batch:
             # treating it as empty would let the SDK emit state for unwritten data.
@@ -180,8 +186,12 @@ class RedisSink(BatchSink):
                 "records (interrupted drain); stopping without emitting state."
             )
             raise TargetRedisError(msg)
+        if rows and isinstance(rows[0], dict):  # raw records from BATCH files
+            rows = [self._batch_file_row(record) for record in rows]
         try:
-            if self.load_method == UPSERT:
+            if self.layout.cache.single_key:
+                written = self._write_single_key(rows)
+            elif self.load_method == UPSERT:
                 written = self._write_upsert(rows)
             else:
                 written = self._write_append(rows)
@@ -195,15 +205,35 @@ class RedisSink(BatchSink):
             raise TargetRedisError(msg) from exc
         self.logger.debug("Stream '%s': batch of %d records written.", self.stream_name, written)
 
+    def _kept_rows(self, rows: list[Row]) -> list[Row]:
+        if not self.hard_delete:
+            return rows
+        kept = [row for row in rows if not row.deleted]
+        self._note_skipped_deletes(len(rows) - len(kept))
+        return kept
+
     def _write_append(self, rows: list[Row]) -> int:
-        if self.hard_delete:
-            kept = [row for row in rows if not row.deleted]
-            self._note_skipped_deletes(len(rows) - len(kept))
-            rows = kept
+        rows = self._kept_rows(rows)
         if not rows:
             return 0
         first_id = self.writer.reserve_ids(self.counter_key, len(rows))
-        self.writer.run(layouts.append_commands(self.namespace, self.stream_name, first_id, rows))
+        commands = layouts.append_commands(
+            self.layout, self.namespace, self.stream_name, first_id, rows
+        )
+        self.writer.run([*commands, *self.layout.expire(self.counter_key)])
+        return len(rows)
+
+    def _write_single_key(self, rows: list[Row]) -> int:
+        rows = self._kept_rows(rows)
+        if not rows:
+            return 0
+        key = self.counter_key
+        commands = []
+        if self.load_method == OVERWRITE:
+            key = self.target.overwrite_temp_key(self.namespace, self.stream_name)
+            commands = [("EXPIRE", key, str(TEMP_KEY_SECONDS))]  # a crashed run's leftover expires
+        commands = self.layout.single_key_commands(key, rows) + commands
+        self.writer.run(commands, transaction=self.layout.cache.transactional)
         return len(rows)
 
     def _write_upsert(self, rows: list[Row]) -> int:
@@ -212,21 +242,21 @@ class RedisSink(BatchSink):
         to_merge = [pk for pk, entry in plan.items() if entry.merge_stored]
         if to_merge:
             keys = [record_key(self.namespace, self.stream_name, pk) for pk in to_merge]
-            stored = self.writer.read_fields(keys, layouts.DATA)
+            stored = self.writer.read_values(keys, self.layout.cache.name)
             for pk, data in zip(to_merge, stored, strict=True):
                 entry = plan[pk]
                 entry.row = layouts.merge_into_stored(data, t.cast("Row", entry.row))
         writes = layouts.count_writes(plan)
         first_id = self.writer.reserve_ids(self.counter_key, writes) if writes else 0
-        self.writer.run(
-            layouts.upsert_commands(
-                self.namespace,
-                self.stream_name,
-                first_id,
-                plan,
-                self.writer.delete_command,
-            )
+        commands = layouts.upsert_commands(
+            self.layout,
+            self.namespace,
+            self.stream_name,
+            first_id,
+            plan,
+            self.writer.delete_command,
         )
+        self.writer.run([*commands, *(self.layout.expire(self.counter_key) if writes else [])])
         return len(plan)
 
     def _note_skipped_deletes(self, count: int) -> None:
@@ -242,6 +272,64 @@ class RedisSink(BatchSink):
         )
 
     def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
-        """BATCH messages are not supported yet: refuse them instead of guessing."""
-        msg = f"Stream '{self.stream_name}': BATCH messages are not supported yet."
-        raise BadInputError(msg)
+        """Load BATCH files (JSONL, optionally gzip) as if their records came as RECORDs."""
+        try:
+            super().process_batch_files(encoding, files)
+        except (OSError, NotImplementedError, ValueError) as exc:
+            if isinstance(exc, InvalidRecord):
+                raise
+            msg = f"Stream '{self.stream_name}': a BATCH file could not be loaded: {exc}"
+            raise BadInputError(msg) from None
+
+    def _batch_file_row(self, record: t.Any) -> Row:
+        """A record from a BATCH file, checked and shaped as a RECORD message's would be
+        (the SDK hands these over raw: no validation, no metadata)."""
+        if not isinstance(record, dict):
+            msg = f"Stream '{self.stream_name}': a BATCH file line is not a JSON object."
+            raise BadInputError(msg)
+        if self.include_sdc_metadata_properties:
+            self._add_sdc_metadata_to_record(record, {}, {})
+        else:
+            deleted_at = record.get(layouts.DELETED_AT)
+            self._remove_sdc_metadata_from_record(record)
+            if deleted_at is not None:
+                record[layouts.DELETED_AT] = deleted_at
+        self._validate_and_parse(record)
+        self._singer_validate_message(record)
+        return self._row(record, {})
+
+    def activate_version(self, new_version: int) -> None:
+        """Remove (hard_delete) or mark deleted what versions before ``new_version``
+        wrote, after writing this stream's pending batch."""
+        if self.layout.cache.single_key:
+            self.target.warn_once(
+                f"activate-single:{self.stream_name}",
+                "Stream '%s': ACTIVATE_VERSION is ignored for cache_type %s (use "
+                "load_method overwrite, which replaces the key atomically).",
+                self.stream_name,
+                self.layout.cache.name,
+            )
+            return
+        if not self.include_sdc_metadata_properties:
+            msg = (
+                f"Stream '{self.stream_name}': ACTIVATE_VERSION needs each record's "
+                "version; set add_record_metadata: true (or process_activate_version_"
+                "messages: false). Nothing was deleted."
+            )
+            raise BadInputError(msg)
+        self.target.drain_one(self)
+        removed = self.writer.retire_versions(
+            self.layout,
+            self.namespace,
+            self.stream_name,
+            new_version,
+            hard_delete=self.hard_delete,
+            encode=self.target.encode,
+        )
+        self.logger.info(
+            "Stream '%s': version %d active; %d records of older versions %s.",
+            self.stream_name,
+            new_version,
+            removed,
+            "deleted" if self.hard_delete else "marked deleted",
+        )

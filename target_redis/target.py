@@ -24,8 +24,10 @@ from singer_sdk.singerlib.json import serialize_json
 
 from target_redis import layouts, settings
 from target_redis.access import check_write_access
+from target_redis.cache_types import layout_from
 from target_redis.connection import connect, endpoint
 from target_redis.errors import BadInputError, Interrupted, TargetRedisError
+from target_redis.overwrite import Overwrites
 from target_redis.progress import Progress
 from target_redis.reader import FastReader, PlainReader
 from target_redis.retry import Retrier
@@ -65,6 +67,8 @@ class TargetRedis(Target):
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.BATCH,
         TargetCapabilities.VALIDATE_RECORDS,
         TargetCapabilities.HARD_DELETE,
     ]
@@ -99,11 +103,13 @@ class TargetRedis(Target):
             wait_timeout_ms=int(self.config.get("wait_timeout_ms") or 1000),
         )
         try:
+            self.layout = layout_from(self.config)
             how = check_write_access(
                 self.connection.client,
                 self.connection.server,
                 username=endpoint(self.config).username,
                 namespace=self.config.get("namespace") or "",
+                layout=self.layout,
                 load_method=self.config.get("load_method") or "append-only",
                 delete_command=self.writer.delete_command,
                 where=self.connection.where,
@@ -121,7 +127,7 @@ class TargetRedis(Target):
         self.current_record_message: dict = {}
         self.encode = layouts.encode_data if self.fast_path else layouts.encode_data_plain
         self._progress: dict[str, Progress] = {}
-        self._overwrite_floors: dict[tuple[str, str], int] = {}
+        self.overwrites = Overwrites(self.writer, self.layout, self.logger)
         self._warned: set[str] = set()
         self._checkpoint_seconds = float(self.config.get("state_checkpoint_seconds") or 0)
         self._checkpoint_records = int(self.config.get("state_checkpoint_records") or 0)
@@ -203,10 +209,6 @@ class TargetRedis(Target):
             raise BadInputError(msg)
         super()._process_activate_version_message(message_dict)
 
-    def _process_batch_message(self, message_dict: dict) -> None:
-        msg = f"Stream '{message_dict.get('stream')}': BATCH messages are not supported yet."
-        raise BadInputError(msg)
-
     def get_sink(
         self,
         stream_name: str,
@@ -231,24 +233,12 @@ class TargetRedis(Target):
     # Overwrite
 
     def start_overwrite(self, namespace: str, stream: str) -> None:
-        """Remember the stream's counter at its first SCHEMA of this run."""
-        key = (namespace, stream)
-        if key not in self._overwrite_floors:
-            floor = self.writer.read_counter(f"{namespace}:{stream}")
-            self._overwrite_floors[key] = floor
-            self.logger.info(
-                "Stream '%s': overwrite will replace records with ids up to %d.",
-                stream,
-                floor,
-            )
+        """Start-of-stream work of an overwrite (once per stream per run)."""
+        self.overwrites.start(namespace, stream)
 
-    def _finish_overwrites(self) -> None:
-        for (namespace, stream), floor in self._overwrite_floors.items():
-            removed = self.writer.remove_ids_up_to(namespace, stream, floor)
-            self.logger.info(
-                "Stream '%s': overwrite removed %d records of earlier runs.", stream, removed
-            )
-        self._overwrite_floors.clear()
+    def overwrite_temp_key(self, namespace: str, stream: str) -> str:
+        """Where a single-key overwrite of the stream is being built."""
+        return self.overwrites.temp_key(namespace, stream)
 
     # Draining and state
 
@@ -257,7 +247,7 @@ class TargetRedis(Target):
         self._drain_all(self._sinks_to_clear, 1)
         self._drain_all(list(self._sinks_active.values()), self.max_parallelism)
         try:
-            self._finish_overwrites()
+            self.overwrites.finish()
         except redis.RedisError as exc:
             msg = f"Removing the records of earlier runs (overwrite) failed: {exc}"
             raise TargetRedisError(msg) from exc

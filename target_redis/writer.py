@@ -8,7 +8,10 @@ ids, never a reuse.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import functools
+import json
 import typing as t
 
 import hiredis
@@ -16,9 +19,11 @@ import redis
 
 from target_redis.errors import TargetRedisError
 from target_redis.keys import parse_id_suffix, records_pattern, stream_key
+from target_redis.layouts import DATA, DELETED_AT, encode_data
 from target_redis.retry import Retrier
 
 if t.TYPE_CHECKING:
+    from target_redis.cache_types import Layout
     from target_redis.connection import ServerInfo
     from target_redis.layouts import Command
 
@@ -59,14 +64,17 @@ class Writer:
         value = self.retrier.call(f"reading {counter_key}", lambda: self.client.get(counter_key))
         return int(value) if value is not None else 0
 
-    def run(self, commands: t.Sequence[Command]) -> None:
+    def run(self, commands: t.Sequence[Command], *, transaction: bool = False) -> None:
         """Send commands in pipelines; return once Redis acknowledged all of them
-        (and, with ``wait_replicas``, that many replicas did).
+        (and, with ``wait_replicas``, that many replicas did). With ``transaction``,
+        each chunk runs in MULTI/EXEC: it lands whole or not at all.
 
         Raises the first error reply (after reading every reply of its chunk).
         """
         for start in range(0, len(commands), _PIPELINE_CHUNK):
             chunk = list(commands[start : start + _PIPELINE_CHUNK])
+            if transaction:
+                chunk = [("MULTI",), *chunk, ("EXEC",)]
             if self.wait_replicas:
                 chunk.append(("WAIT", str(self.wait_replicas), str(self.wait_timeout_ms)))
             replies = self.retrier.call(
@@ -108,6 +116,13 @@ class Writer:
             raise
         finally:
             pool.release(connection)
+        if failed is None and chunk[0] == ("MULTI",):
+            # EXEC's reply holds each command's outcome; errors come back as values.
+            results = replies[len(chunk) - 1 - (chunk[-1][0] == "WAIT")] or []
+            for offset, result in enumerate(results):
+                if isinstance(result, redis.ResponseError):
+                    failed = (offset + 1, result)
+                    break
         if failed is not None:
             index, error = failed
             command = chunk[index]
@@ -115,18 +130,86 @@ class Writer:
             raise type(error)(msg) from None
         return replies
 
-    def read_fields(self, keys: t.Sequence[str], field: str) -> list[str | None]:
-        """HGET ``field`` of each key, in one pipeline."""
+    def read_values(self, keys: t.Sequence[str], cache_type: str) -> list[str | None]:
+        """The stored record JSON at each key (per-record cache types), in one pipeline."""
+        read_one = {
+            "hash": lambda key: ("HGET", key, DATA),
+            "string": lambda key: ("GET", key),
+            "json": lambda key: ("JSON.GET", key, "$"),
+        }[cache_type]
 
         def read() -> list[str | None]:
             with self.client.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    pipe.hget(key, field)
-                return list(pipe.execute())
+                    pipe.execute_command(*read_one(key))
+                values = list(pipe.execute())
+            if cache_type == "json":  # JSON.GET with a path gives a one-element array
+                values = [_first_of_json_array(v) for v in values]
+            return values
 
         return self.retrier.call("reading stored records", read)
 
-    def remove_ids_up_to(self, namespace: str, stream: str, floor: int) -> int:
+    def swap_in(self, temp_key: str, key: str, ttl_seconds: int) -> bool:
+        """Atomically replace ``key`` with the overwrite built in ``temp_key``
+        (RENAME; same hash tag, so same cluster slot). No temp key (no records this
+        run) empties the stream. Returns whether there was anything to swap in."""
+        expiry: Command = ("EXPIRE", key, str(ttl_seconds)) if ttl_seconds else ("PERSIST", key)
+
+        def swap() -> bool:
+            if not self.client.exists(temp_key):
+                self.client.execute_command(self.delete_command, key)
+                return False
+            self._send([("MULTI",), ("RENAME", temp_key, key), expiry, ("EXEC",)])
+            return True
+
+        return self.retrier.call(f"replacing {key}", swap)
+
+    def retire_versions(
+        self,
+        layout: Layout,
+        namespace: str,
+        stream: str,
+        version: int,
+        *,
+        hard_delete: bool,
+        encode: t.Callable[[dict], str],
+    ) -> int:
+        """Delete (or mark deleted) the stream's records whose ``_sdc_table_version``
+        is missing or older than ``version``; returns how many."""
+        cache = layout.cache.name
+        deleted_at = datetime.datetime.now(tz=datetime.timezone.utc).isoformat()
+        touched = 0
+        keys = list(
+            self.client.scan_iter(
+                match=records_pattern(namespace, stream),
+                count=_SCAN_COUNT,
+                _type=layout.cache.redis_type,
+            )
+        )
+        for start in range(0, len(keys), _SCAN_COUNT):
+            chunk = keys[start : start + _SCAN_COUNT]
+            commands: list[Command] = []
+            for key, text in zip(chunk, self.read_values(chunk, cache), strict=True):
+                record = json.loads(text, parse_float=decimal.Decimal) if text else {}
+                if not isinstance(record, dict):
+                    continue
+                row_version = record.get("_sdc_table_version")
+                if row_version is not None and row_version >= version:
+                    continue
+                if hard_delete:
+                    commands.append((self.delete_command, key))
+                elif record.get(DELETED_AT) is None:
+                    record[DELETED_AT] = deleted_at
+                    commands.append(_rewrite_value(cache, key, encode(record)))
+                else:
+                    continue
+                touched += 1
+            self.run(commands)
+        return touched
+
+    def remove_ids_up_to(
+        self, namespace: str, stream: str, floor: int, redis_type: str = "hash"
+    ) -> int:
         """UNLINK the stream's record hashes whose id is at or below ``floor``.
 
         SCAN with an escaped pattern (never KEYS); keys of other shapes (upsert
@@ -136,12 +219,13 @@ class Writer:
         if floor <= 0:
             return 0
         return self.retrier.call(
-            "removing records of earlier runs", lambda: self._remove(namespace, stream, floor)
+            "removing records of earlier runs",
+            lambda: self._remove(namespace, stream, floor, redis_type),
         )
 
-    def _remove(self, namespace: str, stream: str, floor: int) -> int:
+    def _remove(self, namespace: str, stream: str, floor: int, redis_type: str) -> int:
         prefix = stream_key(namespace, stream)
-        scan_type = "hash" if self.server.has_scan_type else None
+        scan_type = redis_type if self.server.has_scan_type else None
         doomed: list[str] = []
         removed = 0
         for key in self.client.scan_iter(
@@ -151,18 +235,35 @@ class Writer:
             if ab_id is not None and ab_id <= floor:
                 doomed.append(key)
             if len(doomed) >= _SCAN_COUNT:
-                removed += self._delete(doomed)
+                removed += self._delete(doomed, redis_type)
                 doomed = []
-        return removed + self._delete(doomed)
+        return removed + self._delete(doomed, redis_type)
 
-    def _delete(self, keys: list[str]) -> int:
+    def _delete(self, keys: list[str], redis_type: str) -> int:
         if not keys:
             return 0
         if not self.server.has_scan_type:  # no SCAN TYPE: check each key's type
             with self.client.pipeline(transaction=False) as pipe:
                 for key in keys:
                     pipe.type(key)
-                keys = [k for k, kind in zip(keys, pipe.execute(), strict=True) if kind == "hash"]
+                kinds = pipe.execute()
+            keys = [k for k, kind in zip(keys, kinds, strict=True) if kind == redis_type]
             if not keys:
                 return 0
         return int(self.client.execute_command(self.delete_command, *keys))
+
+
+def _first_of_json_array(value: str | None) -> str | None:
+    if not value:
+        return value
+    items = json.loads(value, parse_float=decimal.Decimal)
+    return encode_data(items[0]) if items else None
+
+
+def _rewrite_value(cache: str, key: str, text: str) -> Command:
+    """Replace a record's JSON in place, keeping its other fields and its TTL."""
+    if cache == "hash":
+        return ("HSET", key, DATA, text)
+    if cache == "string":
+        return ("SET", key, text, "KEEPTTL")
+    return ("JSON.SET", key, "$", text)

@@ -93,11 +93,18 @@ CORPUS = [
         ["Input line 2", "time_extracted 'yesterday'"],
     ),
     (
-        "batch message",
+        "batch file missing",
         singer_lines(SCHEMA)
-        + line({"type": "BATCH", "stream": "s", "encoding": {"format": "jsonl"}, "manifest": []}),
+        + line(
+            {
+                "type": "BATCH",
+                "stream": "s",
+                "encoding": {"format": "jsonl"},
+                "manifest": ["file:///nonexistent/batch-1.jsonl"],
+            }
+        ),
         {},
-        ["Input line 2", "BATCH messages are not supported"],
+        ["Input line 2", "a BATCH file could not be loaded"],
     ),
     ("wrong-typed setting", GOOD, {"port": "sixty"}, ["setting 'port' must be of type integer"]),
     (

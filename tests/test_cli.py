@@ -143,5 +143,6 @@ def test_about_and_module_entry_point() -> None:
     settings = about["settings"]["properties"]
     assert settings["load_method"]["default"] == "append-only"
     assert settings["password"]["secret"] is True
-    assert settings["cache_type"]["enum"] == ["hash"]
+    assert settings["cache_type"]["enum"] == ["hash", "string", "json", "set", "list", "stream"]
+    assert {"activate-version", "batch"} <= set(about["capabilities"])
     assert "hard-delete" in about["capabilities"]

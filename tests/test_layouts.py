@@ -9,7 +9,10 @@ import json
 import pytest
 
 from target_redis import layouts
+from target_redis.cache_types import CACHE_TYPES, Layout
 from target_redis.layouts import Row, make_row
+
+HASH = Layout(CACHE_TYPES["hash"])
 
 
 def test_encode_data_is_compact_utf8_and_keeps_decimals() -> None:
@@ -45,7 +48,7 @@ def test_epoch_ms_has_no_float_error() -> None:
 
 def test_append_commands_follow_record_order() -> None:
     rows = [make_row({"id": 1}, 10), make_row({"id": 2}, 20)]
-    assert layouts.append_commands("ns", "s", 5, rows) == [
+    assert layouts.append_commands(HASH, "ns", "s", 5, rows) == [
         (
             "HSET",
             "ns:s:5",
@@ -109,7 +112,7 @@ def test_plan_upsert_hard_delete_then_reinsert() -> None:
 
 def test_upsert_commands_ids_only_for_writes() -> None:
     plan = layouts.plan_upsert([row("a", True), row("b", v=1)], hard_delete=True)
-    assert layouts.upsert_commands("", "s", 7, plan, "DEL") == [
+    assert layouts.upsert_commands(HASH, "", "s", 7, plan, "DEL") == [
         ("DEL", ":s:a"),
         (
             "HSET",
