@@ -228,11 +228,11 @@ class RedisSink(BatchSink):
         if not rows:
             return 0
         key = self.counter_key
-        commands = []
+        guard: list[layouts.Command] = []
         if self.load_method == OVERWRITE:
             key = self.target.overwrite_temp_key(self.namespace, self.stream_name)
-            commands = [("EXPIRE", key, str(TEMP_KEY_SECONDS))]  # a crashed run's leftover expires
-        commands = self.layout.single_key_commands(key, rows) + commands
+            guard = [("EXPIRE", key, str(TEMP_KEY_SECONDS))]  # a crashed run's leftover expires
+        commands = self.layout.single_key_commands(key, rows) + guard
         self.writer.run(commands, transaction=self.layout.cache.transactional)
         return len(rows)
 
