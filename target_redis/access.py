@@ -54,21 +54,21 @@ def needed_commands(
     return commands
 
 
-def check_module(client: redis.Redis, layout: Layout, where: str) -> None:
+def check_module(client: redis.Redis, layout: Layout, where: str, probe_key: str) -> None:
     """Refuse a cache type whose module command the server lacks (e.g. RedisJSON)."""
     command = layout.cache.module_command
     if command is None:
         return
+    read = command.split(".")[0] + ".GET"  # harmless on a missing key
     try:
-        info = client.execute_command("COMMAND", "INFO", command)
-    except redis.ResponseError:
-        return  # cannot tell: the probe below will say what is missing
-    if not info or info[0] is None:
-        msg = (
-            f"Setting 'cache_type: {layout.cache.name}' needs the {command} command "
-            f"(the RedisJSON module), which Redis at {where} does not have."
-        )
-        raise TargetRedisError(msg)
+        client.execute_command(read, probe_key)
+    except redis.ResponseError as exc:
+        if "unknown command" in str(exc).lower():
+            msg = (
+                f"Setting 'cache_type: {layout.cache.name}' needs the {command} command "
+                f"(the RedisJSON module), which Redis at {where} does not have."
+            )
+            raise TargetRedisError(msg) from None
 
 
 def check_write_access(
@@ -88,9 +88,9 @@ def check_write_access(
     commands on probe keys under the namespace and removes them. Returns how it
     checked, for the log.
     """
-    check_module(client, layout, where)
     counter = stream_key(namespace, PROBE_STREAM)
     record = f"{counter}:1"
+    check_module(client, layout, where, record)
     commands = needed_commands(layout, load_method, delete_command, counter, record)
     who = f"user '{username}'" if username else "the default user"
     if server.version >= (7, 0):
