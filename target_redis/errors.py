@@ -1,7 +1,23 @@
-"""The target's own error types: expected failures reported as one clear line."""
+"""The target's error types, and how an expected failure is told in one line."""
+
+from __future__ import annotations
+
+import typing as t
 
 import redis
 import redis.exceptions
+from singer_sdk.exceptions import (
+    InvalidJSONSchema,
+    InvalidRecord,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+
+if t.TYPE_CHECKING:
+    import jsonschema
+
+    from target_redis.target import TargetRedis
 
 _HINTS: tuple[tuple[type[Exception], str], ...] = (
     (redis.exceptions.OutOfMemoryError, "Redis is out of memory (maxmemory with noeviction)"),
@@ -42,3 +58,47 @@ class Interrupted(BaseException):
         """Remember which signal."""
         super().__init__(signum)
         self.signum = signum
+
+
+INPUT_ERRORS = (
+    BadInputError,
+    InvalidInputLine,
+    InvalidRecord,
+    InvalidJSONSchema,
+    MissingKeyPropertiesError,
+    RecordsWithoutSchemaException,
+)
+EXPECTED_ERRORS = (TargetRedisError, redis.RedisError, *INPUT_ERRORS)
+_MAX_MESSAGE = 500
+
+
+def describe_config_error(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(part) for part in error.absolute_path)
+    where = f"setting '{path}'" if path else "config"
+    rule, expected = error.validator, error.validator_value
+    if rule == "type":
+        types = expected if isinstance(expected, list) else [expected]
+        return f"{where} must be of type {' or '.join(types)}"
+    if rule == "enum":
+        return f"{where} must be one of {expected}"
+    if rule == "required":
+        return f"{where}: {error.message}"
+    return f"{where} fails the '{rule}' rule ({expected})"
+
+
+def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
+    """One line for an expected failure: what went wrong and, for bad input,
+    the input line (and stream) where it was found."""
+    if isinstance(exc, InvalidRecord):
+        text = f"Record failed schema validation: {exc.error_message}"
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+    if target is None or not isinstance(exc, INPUT_ERRORS):
+        return text
+    line = getattr(target.message_reader, "line_number", 0)
+    where = f"Input line {line}"
+    stream = target.current_record_message.get("stream")
+    if stream and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError)):
+        where += f" (stream '{stream}')"
+    return f"{where}: {text}"

@@ -12,21 +12,23 @@ import redis
 from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
-    InvalidJSONSchema,
-    InvalidRecord,
-    MissingKeyPropertiesError,
-    RecordsWithoutSchemaException,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
-from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import serialize_json
 
 from target_redis import layouts, settings
 from target_redis.access import check_write_access
 from target_redis.cache_types import layout_from
 from target_redis.connection import connect, endpoint
-from target_redis.errors import BadInputError, Interrupted, TargetRedisError
+from target_redis.errors import (
+    EXPECTED_ERRORS,
+    BadInputError,
+    Interrupted,
+    TargetRedisError,
+    describe_config_error,
+    describe_failure,
+)
 from target_redis.overwrite import Overwrites
 from target_redis.progress import Progress
 from target_redis.reader import FastReader, PlainReader
@@ -37,19 +39,7 @@ from target_redis.writer import Writer
 if t.TYPE_CHECKING:
     from types import FrameType
 
-    import jsonschema
     from singer_sdk.sinks import Sink
-
-INPUT_ERRORS = (
-    BadInputError,
-    InvalidInputLine,
-    InvalidRecord,
-    InvalidJSONSchema,
-    MissingKeyPropertiesError,
-    RecordsWithoutSchemaException,
-)
-EXPECTED_ERRORS = (TargetRedisError, redis.RedisError, *INPUT_ERRORS)
-_MAX_MESSAGE = 500
 
 
 class TargetRedis(Target):
@@ -148,7 +138,7 @@ class TargetRedis(Target):
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
         validator = JSONSchemaValidator(schema)
-        errors = [_describe_config_error(e) for e in validator.iter_errors(self._config)]
+        errors = [describe_config_error(e) for e in validator.iter_errors(self._config)]
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
         for error in errors:
@@ -352,35 +342,3 @@ class TargetRedis(Target):
         finally:
             if target is not None:
                 target.close()
-
-
-def _describe_config_error(error: jsonschema.ValidationError) -> str:
-    path = ".".join(str(part) for part in error.absolute_path)
-    where = f"setting '{path}'" if path else "config"
-    rule, expected = error.validator, error.validator_value
-    if rule == "type":
-        types = expected if isinstance(expected, list) else [expected]
-        return f"{where} must be of type {' or '.join(types)}"
-    if rule == "enum":
-        return f"{where} must be one of {expected}"
-    if rule == "required":
-        return f"{where}: {error.message}"
-    return f"{where} fails the '{rule}' rule ({expected})"
-
-
-def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
-    """One line for an expected failure: what went wrong and, for bad input,
-    the input line (and stream) where it was found."""
-    if isinstance(exc, InvalidRecord):
-        text = f"Record failed schema validation: {exc.error_message}"
-    else:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-    text = text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-    if target is None or not isinstance(exc, INPUT_ERRORS):
-        return text
-    line = getattr(target.message_reader, "line_number", 0)
-    where = f"Input line {line}"
-    stream = target.current_record_message.get("stream")
-    if stream and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError)):
-        where += f" (stream '{stream}')"
-    return f"{where}: {text}"
