@@ -105,6 +105,16 @@ SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "process_activate_version_messages",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Act on ACTIVATE_VERSION: remove (hard_delete) or mark deleted the records of "
+            "older versions. Needs `add_record_metadata: true` (the version of each record "
+            "is kept in `_sdc_table_version`). Off: the messages are ignored."
+        ),
+    ),
+    th.Property(
         "ssl",
         th.BooleanType,
         default=False,

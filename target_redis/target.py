@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -81,6 +82,14 @@ class TargetRedis(Target):
             setup_mapper=setup_mapper,
             message_reader=message_reader,
         )
+        if self.config.get("process_activate_version_messages") and not self.config.get(
+            "add_record_metadata"
+        ):
+            msg = (
+                "Setting 'process_activate_version_messages' needs 'add_record_metadata: true': "
+                "records of older versions can only be told apart by their _sdc_table_version."
+            )
+            raise TargetRedisError(msg)
         self.connection = connect(self.config)
         self.writer = Writer(
             self.connection.client,
@@ -137,6 +146,7 @@ class TargetRedis(Target):
         # name the setting and the rule instead.
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
+        _numbers_from_env(self._config, schema)
         validator = JSONSchemaValidator(schema)
         errors = [describe_config_error(e) for e in validator.iter_errors(self._config)]
         if errors and raise_errors:
@@ -342,3 +352,13 @@ class TargetRedis(Target):
         finally:
             if target is not None:
                 target.close()
+
+
+def _numbers_from_env(config: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
+    """``--config ENV`` leaves number settings as strings (the SDK converts only
+    integers and booleans): convert those that parse, so "2.5" works as 2.5."""
+    for name, prop in schema["properties"].items():
+        value = config.get(name)
+        if isinstance(value, str) and "number" in prop.get("type", []):
+            with contextlib.suppress(ValueError):  # if not, validation names the setting
+                config[name] = float(value)

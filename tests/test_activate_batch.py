@@ -36,7 +36,12 @@ def versioned(version: int, ids: range) -> list[dict]:
 def test_activate_version_hard_delete(
     server: RedisServer, r: redis.Redis, load_method: str
 ) -> None:
-    config = server.config(add_record_metadata=True, hard_delete=True, load_method=load_method)
+    config = server.config(
+        add_record_metadata=True,
+        process_activate_version_messages=True,
+        hard_delete=True,
+        load_method=load_method,
+    )
     run_target(config, singer_lines(schema_msg("s", PROPS, ["id"]), *versioned(1, range(1, 6))))
     run = run_target(
         config,
@@ -51,7 +56,7 @@ def test_activate_version_hard_delete(
 
 
 def test_activate_version_soft_delete_marks_old_rows(server: RedisServer, r: redis.Redis) -> None:
-    config = server.config(add_record_metadata=True)
+    config = server.config(add_record_metadata=True, process_activate_version_messages=True)
     run_target(config, singer_lines(schema_msg("s", PROPS, ["id"]), *versioned(1, range(1, 3))))
     run_target(config, singer_lines(schema_msg("s", PROPS, ["id"]), *versioned(2, range(1, 3))))
     rows = data_of(r, ":s:*")
@@ -64,23 +69,35 @@ def test_activate_version_soft_delete_marks_old_rows(server: RedisServer, r: red
 
 def test_activate_version_needs_metadata(server: RedisServer, r: redis.Redis) -> None:
     text = singer_lines(schema_msg("s", PROPS, ["id"]), *versioned(1, range(1, 3)))
-    run_target(
-        server.config(),
-        singer_lines(schema_msg("s", PROPS, ["id"]), record_msg("s", {"id": 9, "v": "x"})),
-    )
-    proc = run_cli(server.config(hard_delete=True), text)
+    before = singer_lines(schema_msg("s", PROPS, ["id"]), record_msg("s", {"id": 9, "v": "x"}))
+    run_target(server.config(), before)
+    config = server.config(hard_delete=True, process_activate_version_messages=True)
+    proc = run_cli(config, text)
     assert proc.returncode == 1 and proc.stdout == ""
     (error,) = [line for line in proc.stderr.splitlines() if "| ERROR" in line]
-    assert (
-        "ACTIVATE_VERSION needs each record's version" in error and "add_record_metadata" in error
-    )
+    assert "'process_activate_version_messages' needs 'add_record_metadata: true'" in error
     assert [row["v"] for row in data_of(r, ":s:*")] == ["x"]  # nothing deleted blindly
+
+
+def test_activate_version_ignored_by_default(server: RedisServer, r: redis.Redis) -> None:
+    config = server.config(hard_delete=True)
+    run_target(config, singer_lines(schema_msg("s", PROPS, ["id"]), *versioned(1, range(1, 3))))
+    second = singer_lines(
+        schema_msg("s", PROPS, ["id"]), *versioned(2, range(5, 6)), state_msg({"v": 2})
+    )
+    assert run_target(config, second).states == [{"v": 2}]
+    assert sorted(row["v"] for row in data_of(r, ":s:*")) == ["v1-1", "v1-2", "v2-5"]
 
 
 def test_activate_version_drains_pending_batch_first(server: RedisServer, r: redis.Redis) -> None:
     # Version-1 records are still pending when ACTIVATE_VERSION 2 arrives: they must
     # be written before the old versions are retired, or they would land afterwards.
-    config = server.config(add_record_metadata=True, hard_delete=True, batch_size_rows=1000)
+    config = server.config(
+        add_record_metadata=True,
+        process_activate_version_messages=True,
+        hard_delete=True,
+        batch_size_rows=1000,
+    )
     text = singer_lines(
         schema_msg("s", PROPS, ["id"]),
         *[record_msg("s", {"id": i, "v": f"v1-{i}"}, version=1) for i in range(1, 4)],

@@ -140,3 +140,25 @@ def test_upsert_null_key_is_refused_without_state(server: RedisServer, r: redis.
     with pytest.raises(TargetRedisError, match="key property 'id' is missing or null"):
         run_target(server.config(load_method="upsert"), text)
     assert r.keys("*") == []
+
+
+def test_stream_map_reshapes_keys(server: RedisServer, r: redis.Redis) -> None:
+    # README's example: keep two fields and key records by email.
+    maps = {
+        "users": {
+            "__key_properties__": ["email"],
+            "email": "email",
+            "name": "name",
+            "__else__": "__NULL__",
+        }
+    }
+    props = {"id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}}
+    text = singer_lines(
+        schema_msg("users", props, ["id"]),
+        record_msg("users", {"id": 1, "email": "a@x.io", "name": "Ann"}),
+        record_msg("users", {"id": 2, "email": "a@x.io", "name": "Ann B"}),
+    )
+    run_target(server.config(load_method="upsert", stream_maps=maps), text)
+    assert {k: json.loads(h["_airbyte_data"]) for k, h in hashes(r, ":users:*").items()} == {
+        ":users:a@x.io": {"email": "a@x.io", "name": "Ann B"}
+    }
