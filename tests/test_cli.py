@@ -146,3 +146,17 @@ def test_about_and_module_entry_point() -> None:
     assert settings["cache_type"]["enum"] == ["hash", "string", "json", "set", "list", "stream"]
     assert {"activate-version", "batch"} <= set(about["capabilities"])
     assert "hard-delete" in about["capabilities"]
+
+
+def test_normal_log_lines_avoid_failure_words(server: RedisServer) -> None:
+    # Meltano's `config test` fails a loader whose output says "error" or "exception".
+    text = singer_lines(
+        schema_msg("s", {"id": {"type": "integer"}}, ["id"]),
+        *[record_msg("s", {"id": i}) for i in range(5)],
+        state_msg({"s": 5}),
+    )
+    for config in (server.config(), server.config(load_method="overwrite", cache_type="list")):
+        proc = run_cli(config, text, env={"LOGLEVEL": "DEBUG"})
+        assert proc.returncode == 0, proc.stderr
+        for line in (proc.stdout + proc.stderr).lower().splitlines():
+            assert "error" not in line and "exception" not in line, line
