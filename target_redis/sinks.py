@@ -1,4 +1,4 @@
-"""RedisSink: batches, load methods and deletes for the hash layout."""
+"""RedisSink: batches, load methods, deletes, ACTIVATE_VERSION and BATCH files."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_redis import layouts
+from target_redis.cache_types import APPEND, OVERWRITE, UPSERT
 from target_redis.errors import BadInputError, TargetRedisError, explain_redis_error
 from target_redis.keys import encode_pk, record_key, stream_key
 from target_redis.layouts import Row
@@ -33,9 +34,6 @@ _PARSERS = {
     "time": time_fromisoformat,
 }
 
-APPEND = "append-only"
-OVERWRITE = "overwrite"
-UPSERT = "upsert"
 TEMP_KEY_SECONDS = 86_400
 
 
@@ -67,7 +65,6 @@ class RedisSink(BatchSink):
                 stream_name,
             )
             self.load_method = APPEND
-        self._skipped_deletes = 0
         self._last_extracted: tuple[t.Any, int] = (None, 0)
         properties = self.schema["properties"]
         self._known_fields = set(properties)
@@ -262,7 +259,6 @@ class RedisSink(BatchSink):
     def _note_skipped_deletes(self, count: int) -> None:
         if not count:
             return
-        self._skipped_deletes += count
         self.target.warn_once(
             f"append-delete:{self.stream_name}",
             "Stream '%s': hard_delete drops deleted rows under %s; records appended "

@@ -90,6 +90,7 @@ class TargetRedis(Target):
                 "records of older versions can only be told apart by their _sdc_table_version."
             )
             raise TargetRedisError(msg)
+        self.layout = layout_from(self.config)  # refuses unsupported combinations
         self.connection = connect(self.config)
         self.writer = Writer(
             self.connection.client,
@@ -102,7 +103,6 @@ class TargetRedis(Target):
             wait_timeout_ms=int(self.config.get("wait_timeout_ms") or 1000),
         )
         try:
-            self.layout = layout_from(self.config)
             how = check_write_access(
                 self.connection.client,
                 self.connection.server,
