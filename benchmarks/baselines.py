@@ -20,8 +20,13 @@ from singer_sdk.sinks import BatchSink
 BATCH = 10_000
 
 
-def _emitted_at(message: dict) -> str:
-    return str(time.time_ns() // 1_000_000)
+def _fields(ab_id: int, message: dict) -> dict:
+    """The three Airbyte hash fields of one RECORD message."""
+    return {
+        "_airbyte_ab_id": ab_id,
+        "_airbyte_emitted_at": str(time.time_ns() // 1_000_000),
+        "_airbyte_data": orjson.dumps(message["record"]),
+    }
 
 
 def reference(client: redis.Redis) -> None:
@@ -34,14 +39,7 @@ def reference(client: redis.Redis) -> None:
         last = client.incrby(f":{stream}", len(rows))
         with client.pipeline(transaction=False) as pipe:
             for ab_id, message in enumerate(rows, start=last - len(rows) + 1):
-                pipe.hset(
-                    f":{stream}:{ab_id}",
-                    mapping={
-                        "_airbyte_ab_id": ab_id,
-                        "_airbyte_emitted_at": _emitted_at(message),
-                        "_airbyte_data": orjson.dumps(message["record"]),
-                    },
-                )
+                pipe.hset(f":{stream}:{ab_id}", mapping=_fields(ab_id, message))
             pipe.execute()
 
     for line in sys.stdin.buffer:
@@ -66,14 +64,7 @@ def naive(client: redis.Redis) -> None:
         if message.get("type") == "RECORD":
             stream = message["stream"]
             ab_id = client.incr(f":{stream}")
-            client.hset(
-                f":{stream}:{ab_id}",
-                mapping={
-                    "_airbyte_ab_id": ab_id,
-                    "_airbyte_emitted_at": _emitted_at(message),
-                    "_airbyte_data": orjson.dumps(message["record"]),
-                },
-            )
+            client.hset(f":{stream}:{ab_id}", mapping=_fields(ab_id, message))
 
 
 class NoopSink(BatchSink):

@@ -45,8 +45,7 @@ def needed_commands(
                 ("SCAN", "0", "MATCH", escape_glob(record), "COUNT", "10"),
             ]
         if load_method == "upsert":
-            read = {"hash": ("HGET", record, "_airbyte_data"), "string": ("GET", record)}
-            commands.append(read.get(cache.name, ("JSON.GET", record, "$")))
+            commands.append(layout.read_command(record))
     if layout.ttl_seconds:
         commands.append(("EXPIRE", record, "60"))
     if load_method in ("overwrite", "upsert"):

@@ -8,11 +8,13 @@ upsert); single-key types (set, list, stream) keep the whole stream in ``N:S``.
 from __future__ import annotations
 
 import dataclasses
+import decimal
+import json
 import typing as t
 import uuid
 
 from target_redis.errors import TargetRedisError
-from target_redis.layouts import AB_ID, DATA, EMITTED_AT, Command, Row
+from target_redis.layouts import AB_ID, DATA, EMITTED_AT, Command, Row, encode_data
 
 APPEND, OVERWRITE, UPSERT = "append-only", "overwrite", "upsert"
 _MEMBERS_PER_COMMAND = 1000
@@ -102,6 +104,32 @@ class Layout:
                     )
                 )
         return [*commands, *self.expire(key)] if commands else []
+
+    def read_command(self, key: str) -> Command:
+        """Command reading a stored record's JSON (per-record types)."""
+        name = self.cache.name
+        if name == "hash":
+            return ("HGET", key, DATA)
+        if name == "string":
+            return ("GET", key)
+        return ("JSON.GET", key, "$")
+
+    def stored_text(self, reply: str | None) -> str | None:
+        """The record JSON from ``read_command``'s reply (JSON.GET with a path
+        answers a one-element array)."""
+        if self.cache.name != "json" or not reply:
+            return reply
+        items = json.loads(reply, parse_float=decimal.Decimal)
+        return encode_data(items[0]) if items else None
+
+    def rewrite_command(self, key: str, text: str) -> Command:
+        """Replace a stored record's JSON in place, keeping its other fields and TTL."""
+        name = self.cache.name
+        if name == "hash":
+            return ("HSET", key, DATA, text)
+        if name == "string":
+            return ("SET", key, text, "KEEPTTL")
+        return ("JSON.SET", key, "$", text)
 
     def expire(self, key: str) -> list[Command]:
         """EXPIRE for ``key`` when ``ttl_seconds`` is set (a rewrite refreshes it)."""

@@ -239,7 +239,7 @@ class RedisSink(BatchSink):
         to_merge = [pk for pk, entry in plan.items() if entry.merge_stored]
         if to_merge:
             keys = [record_key(self.namespace, self.stream_name, pk) for pk in to_merge]
-            stored = self.writer.read_values(keys, self.layout.cache.name)
+            stored = self.writer.read_values(keys, self.layout)
             for pk, data in zip(to_merge, stored, strict=True):
                 entry = plan[pk]
                 entry.row = layouts.merge_into_stored(data, t.cast("Row", entry.row))

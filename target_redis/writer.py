@@ -19,7 +19,7 @@ import redis
 
 from target_redis.errors import TargetRedisError
 from target_redis.keys import parse_id_suffix, records_pattern, stream_key
-from target_redis.layouts import DATA, DELETED_AT, encode_data
+from target_redis.layouts import DELETED_AT
 from target_redis.retry import Retrier
 
 if t.TYPE_CHECKING:
@@ -130,22 +130,14 @@ class Writer:
             raise type(error)(msg) from None
         return replies
 
-    def read_values(self, keys: t.Sequence[str], cache_type: str) -> list[str | None]:
+    def read_values(self, keys: t.Sequence[str], layout: Layout) -> list[str | None]:
         """The stored record JSON at each key (per-record cache types), in one pipeline."""
-        read_one = {
-            "hash": lambda key: ("HGET", key, DATA),
-            "string": lambda key: ("GET", key),
-            "json": lambda key: ("JSON.GET", key, "$"),
-        }[cache_type]
 
         def read() -> list[str | None]:
             with self.client.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    pipe.execute_command(*read_one(key))
-                values = list(pipe.execute())
-            if cache_type == "json":  # JSON.GET with a path gives a one-element array
-                values = [_first_of_json_array(v) for v in values]
-            return values
+                    pipe.execute_command(*layout.read_command(key))
+                return [layout.stored_text(reply) for reply in pipe.execute()]
 
         return self.retrier.call("reading stored records", read)
 
@@ -176,7 +168,6 @@ class Writer:
     ) -> int:
         """Delete (or mark deleted) the stream's records whose ``_sdc_table_version``
         is missing or older than ``version``; returns how many."""
-        cache = layout.cache.name
         deleted_at = datetime.datetime.now(tz=datetime.timezone.utc).isoformat()
         touched = 0
         keys = list(
@@ -189,7 +180,7 @@ class Writer:
         for start in range(0, len(keys), _SCAN_COUNT):
             chunk = keys[start : start + _SCAN_COUNT]
             commands: list[Command] = []
-            for key, text in zip(chunk, self.read_values(chunk, cache), strict=True):
+            for key, text in zip(chunk, self.read_values(chunk, layout), strict=True):
                 record = json.loads(text, parse_float=decimal.Decimal) if text else {}
                 if not isinstance(record, dict):
                     continue
@@ -200,7 +191,7 @@ class Writer:
                     commands.append((self.delete_command, key))
                 elif record.get(DELETED_AT) is None:
                     record[DELETED_AT] = deleted_at
-                    commands.append(_rewrite_value(cache, key, encode(record)))
+                    commands.append(layout.rewrite_command(key, encode(record)))
                 else:
                     continue
                 touched += 1
@@ -251,19 +242,3 @@ class Writer:
             if not keys:
                 return 0
         return int(self.client.execute_command(self.delete_command, *keys))
-
-
-def _first_of_json_array(value: str | None) -> str | None:
-    if not value:
-        return value
-    items = json.loads(value, parse_float=decimal.Decimal)
-    return encode_data(items[0]) if items else None
-
-
-def _rewrite_value(cache: str, key: str, text: str) -> Command:
-    """Replace a record's JSON in place, keeping its other fields and its TTL."""
-    if cache == "hash":
-        return ("HSET", key, DATA, text)
-    if cache == "string":
-        return ("SET", key, text, "KEEPTTL")
-    return ("JSON.SET", key, "$", text)

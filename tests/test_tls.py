@@ -49,6 +49,14 @@ def start_tls_server(
     return RedisServer(need_tls_server_binary(), args, tls=True)
 
 
+def serve(
+    factory: pytest.TempPathFactory, ca: trustme.CA, names: tuple[str, ...], *, client_auth: bool
+) -> t.Iterator[RedisServer]:
+    server = start_tls_server(factory.mktemp("tls"), ca, names, client_auth=client_auth)
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def ca() -> trustme.CA:
     return trustme.CA()
@@ -57,11 +65,7 @@ def ca() -> trustme.CA:
 @pytest.fixture(scope="module")
 def tls_server(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[RedisServer]:
     """TLS server whose certificate names localhost and 127.0.0.1; no client certs."""
-    server = start_tls_server(
-        tmp_path_factory.mktemp("tls"), ca, ("localhost", "127.0.0.1"), client_auth=False
-    )
-    yield server
-    server.stop()
+    yield from serve(tmp_path_factory, ca, ("localhost", "127.0.0.1"), client_auth=False)
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +73,7 @@ def other_name_server(
     ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
 ) -> t.Iterator[RedisServer]:
     """TLS server whose certificate is valid only for redis.example.test."""
-    server = start_tls_server(
-        tmp_path_factory.mktemp("tls2"), ca, ("redis.example.test",), client_auth=False
-    )
-    yield server
-    server.stop()
+    yield from serve(tmp_path_factory, ca, ("redis.example.test",), client_auth=False)
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +81,7 @@ def mtls_server(
     ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
 ) -> t.Iterator[RedisServer]:
     """TLS server that requires a client certificate signed by the CA."""
-    server = start_tls_server(
-        tmp_path_factory.mktemp("mtls"), ca, ("localhost", "127.0.0.1"), client_auth=True
-    )
-    yield server
-    server.stop()
+    yield from serve(tmp_path_factory, ca, ("localhost", "127.0.0.1"), client_auth=True)
 
 
 def ssl_config(server: RedisServer, host: str = "127.0.0.1", **ssl_mode: t.Any) -> dict:
