@@ -13,8 +13,14 @@ import json
 import typing as t
 import uuid
 
+from redis.crc import key_slot
+
 from target_redis.errors import TargetRedisError
+from target_redis.keys import stream_key
 from target_redis.layouts import AB_ID, DATA, EMITTED_AT, Command, Row, encode_data
+
+if t.TYPE_CHECKING:
+    from target_redis.connection import ServerInfo
 
 APPEND, OVERWRITE, UPSERT = "append-only", "overwrite", "upsert"
 _MEMBERS_PER_COMMAND = 1000
@@ -54,13 +60,23 @@ class Layout:
     cache: CacheType
     ttl_seconds: int = 0
     stream_maxlen: int = 0
+    hash_set: str = "HSET"  # HMSET before Redis 4.0
+    keep_ttl: bool = True  # SET ... KEEPTTL exists from Redis 6.0
+
+    def for_server(self, server: ServerInfo) -> Layout:
+        """This layout with the commands the server has."""
+        return dataclasses.replace(
+            self,
+            hash_set="HSET" if server.has_multi_field_hset else "HMSET",
+            keep_ttl=server.version >= (6, 0),
+        )
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """Commands writing one record at its own key (per-record types)."""
         name = self.cache.name
         if name == "hash":
             command: Command = (
-                "HSET",
+                self.hash_set,
                 key,
                 AB_ID,
                 str(ab_id),
@@ -122,29 +138,41 @@ class Layout:
         items = json.loads(reply, parse_float=decimal.Decimal)
         return encode_data(items[0]) if items else None
 
-    def rewrite_command(self, key: str, text: str) -> Command:
-        """Replace a stored record's JSON in place, keeping its other fields and TTL."""
+    def rewrite_commands(self, key: str, text: str) -> list[Command]:
+        """Replace a stored record's JSON in place, keeping its other fields and TTL
+        (a string on a server without KEEPTTL gets ``ttl_seconds`` again)."""
         name = self.cache.name
         if name == "hash":
-            return ("HSET", key, DATA, text)
+            return [("HSET", key, DATA, text)]
         if name == "string":
-            return ("SET", key, text, "KEEPTTL")
-        return ("JSON.SET", key, "$", text)
+            if self.keep_ttl:
+                return [("SET", key, text, "KEEPTTL")]
+            return [("SET", key, text), *self.expire(key)]
+        return [("JSON.SET", key, "$", text)]
 
     def expire(self, key: str) -> list[Command]:
         """EXPIRE for ``key`` when ``ttl_seconds`` is set (a rewrite refreshes it)."""
         return [("EXPIRE", key, str(self.ttl_seconds))] if self.ttl_seconds else []
 
 
-def temp_key_for(key: str, run_id: str) -> str:
-    """A temporary key in the same cluster slot as ``key`` (same hash tag), outside
-    the stream's ``N:S:`` prefix, for building an overwrite."""
+def temp_key_for(namespace: str, stream: str, run_id: str) -> str:
+    """Where a single-key overwrite of ``N:S`` is built: a key in the same cluster slot
+    (so RENAME can swap it in), under the namespace prefix ``N:`` (so key-pattern ACLs
+    that allow the namespace allow it) and outside the stream's ``N:S:`` records."""
+    key = stream_key(namespace, stream)
+    tag = hash_tag(key) or key
+    suffix = f"target-redis-tmp:{run_id}:{stream}"
+    for candidate in (f"{namespace}:{{{tag}}}:{suffix}", f"{{{tag}}}:{suffix}"):
+        if key_slot(candidate.encode()) == key_slot(key.encode()):
+            return candidate
+    return f"{key}.{suffix}"  # no same-slot name exists (a '}' in the name)
+
+
+def hash_tag(key: str) -> str | None:
+    """The part of ``key`` that Redis Cluster hashes, when it is not the whole key."""
     start = key.find("{")
     end = key.find("}", start + 1) if start >= 0 else -1
-    tag = key[start + 1 : end] if start >= 0 and end > start + 1 else key
-    if "}" in tag:  # cannot be a hash tag: fall back to a plain name
-        return f"{key}.target-redis-tmp:{run_id}"
-    return f"{{{tag}}}:target-redis-tmp:{run_id}"
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else None
 
 
 def layout_from(config: t.Mapping[str, t.Any]) -> Layout:

@@ -34,6 +34,7 @@ class ServerInfo:
     """What the target needs to know about the server it writes to."""
 
     version: tuple[int, ...]
+    cluster: bool = False
 
     @property
     def has_unlink(self) -> bool:
@@ -44,6 +45,11 @@ class ServerInfo:
     def has_scan_type(self) -> bool:
         """SCAN ... TYPE exists from Redis 6.0."""
         return self.version >= (6, 0)
+
+    @property
+    def has_multi_field_hset(self) -> bool:
+        """HSET with several field/value pairs exists from Redis 4.0 (before: HMSET)."""
+        return self.version >= (4, 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +135,7 @@ class Connection:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: redis.Redis | redis.RedisCluster,
         server: ServerInfo,
         where: str,
         forwarder: sshtunnel.SSHTunnelForwarder | None,
@@ -142,29 +148,33 @@ class Connection:
 
     def close(self) -> None:
         """Close the client and the tunnel (safe to call twice)."""
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
         if self._forwarder is not None:
             self._forwarder.stop(force=True)
             self._forwarder = None
 
 
 def connect(config: t.Mapping[str, t.Any]) -> Connection:
-    """Open the tunnel (if any), connect, authenticate and PING.
+    """Open the tunnel (if any), connect, authenticate and PING (with ``cluster_mode``:
+    discover the cluster's nodes from the one given).
 
     Raises TargetRedisError with one line naming host:port (never a secret).
     """
     target = endpoint(config)
+    cluster = bool(config.get("cluster_mode"))
     tunnel = None
     if (config.get("tunnel_method") or {}).get("tunnel_method", "NO_TUNNEL") != "NO_TUNNEL":
         from target_redis.tunnel import tunnel_settings  # paramiko: imported only when used
 
         tunnel = tunnel_settings(config)
+    if cluster:
+        check_cluster_settings(config, target, tunnel_used=tunnel is not None)
     context = build_context(config, target.tls) if target.tls != DISABLE else None
-    where = target.describe()
+    where = target.describe() if not cluster else f"{target.host}:{target.port} (cluster)"
     kwargs: dict[str, t.Any] = {
         "host": target.host,
         "port": target.port,
-        "db": target.db,
         "username": target.username,
         "password": target.password,
         "socket_connect_timeout": _seconds(config, "connect_timeout_seconds", _CONNECT_TIMEOUT),
@@ -180,36 +190,111 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
         kwargs.update(host="127.0.0.1", port=forwarder.local_bind_port)
         where += f" (SSH tunnel via {tunnel['tunnel_host']})"
     if context is not None:
-        kwargs.update(
-            connection_class=TLSConnection, ssl_context=context, server_hostname=target.host
-        )
-    client = redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
-    connection = Connection(client, ServerInfo((0,)), where, forwarder)
+        # Each connection checks the certificate against the host it was asked to
+        # reach (through a tunnel: the real Redis host; in a cluster: each node).
+        name = target.host if forwarder is not None else None
+        kwargs["connection_class"] = tls_connection_class(context, name)
+    connection = Connection(None, ServerInfo((0,)), where, forwarder)  # type: ignore[arg-type]
     try:
-        client.ping()
-        connection.server = ServerInfo(parse_version(server_version(client)))
-    except redis.AuthenticationError as exc:
+        if cluster:
+            connection.client = redis.RedisCluster(**kwargs)
+        else:
+            pool = redis.ConnectionPool(db=target.db, **kwargs)
+            connection.client = redis.Redis(connection_pool=pool)
+            connection.client.ping()
+        connection.server = server_info(connection.client, where)
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         connection.close()
-        who = f"user '{target.username}'" if target.username else "password"
-        msg = f"Redis at {where} refused the credentials ({who}): {exc}"
-        raise TargetRedisError(msg) from None
-    except redis.ResponseError as exc:
-        connection.close()
-        msg = f"Redis at {where} refused the connection: {exc}"
-        raise TargetRedisError(msg) from None
-    except redis.RedisError as exc:
-        connection.close()
-        msg = f"Cannot connect to Redis at {where}: {exc}"
-        raise TargetRedisError(msg) from None
+        raise connect_error(exc, target, where) from None
     return connection
 
 
-def server_version(client: redis.Redis) -> str:
-    """The server's version, or "0" (oldest-safe commands) if INFO is not allowed."""
+def connect_error(exc: Exception, target: Endpoint, where: str) -> TargetRedisError:
+    """One line for a failed connect (never a secret)."""
+    if isinstance(exc, redis.exceptions.RedisClusterException) and isinstance(
+        exc.__cause__, redis.RedisError
+    ):
+        exc = exc.__cause__  # what the node said (e.g. refused credentials)
+    detail = " ".join(str(exc).split())
+    if isinstance(exc, redis.AuthenticationError):
+        who = f"user '{target.username}'" if target.username else "password"
+        return TargetRedisError(f"Redis at {where} refused the credentials ({who}): {detail}")
+    if isinstance(exc, redis.ResponseError):
+        return TargetRedisError(f"Redis at {where} refused the connection: {detail}")
+    return TargetRedisError(f"Cannot connect to Redis at {where}: {detail}")
+
+
+def check_cluster_settings(
+    config: t.Mapping[str, t.Any], target: Endpoint, *, tunnel_used: bool
+) -> None:
+    """Refuse settings a cluster cannot honour."""
+    if target.db:
+        msg = "Setting 'cluster_mode': a Redis Cluster has only database 0 (setting 'db' or 'url')."
+        raise TargetRedisError(msg)
+    if tunnel_used:
+        msg = (
+            "Setting 'cluster_mode' cannot be combined with 'tunnel_method': an SSH tunnel "
+            "forwards one node, and the cluster sends clients to all of them."
+        )
+        raise TargetRedisError(msg)
+    if int(config.get("wait_for_replicas") or 0):
+        msg = (
+            "Setting 'wait_for_replicas' is not supported with 'cluster_mode' (WAIT covers "
+            "one connection's writes; a cluster load writes through one per node)."
+        )
+        raise TargetRedisError(msg)
+
+
+def tls_connection_class(
+    context: ssl.SSLContext, server_hostname: str | None
+) -> type[redis.connection.Connection]:
+    """A TLSConnection class bound to ``context``, verifying ``server_hostname`` or,
+    when None, the host each connection is made to (redis-py creates the connections
+    of every cluster node from the class alone)."""
+
+    class BoundTLSConnection(TLSConnection):
+        def __init__(self, **kwargs: t.Any) -> None:
+            super().__init__(
+                ssl_context=context,
+                server_hostname=server_hostname or kwargs.get("host", "localhost"),
+                **kwargs,
+            )
+
+    return BoundTLSConnection
+
+
+def server_info(client: redis.Redis | redis.RedisCluster, where: str) -> ServerInfo:
+    """Version (the oldest primary's, in a cluster); a standalone client pointed at a
+    cluster node is refused (its writes would be MOVED elsewhere)."""
+    if isinstance(client, redis.RedisCluster):
+        nodes = [node.redis_connection for node in client.get_primaries()]
+        versions = [parse_version(server_facts(node)[0]) for node in nodes if node is not None]
+        return ServerInfo(min(versions, default=(0,)), cluster=True)
+    version, cluster_enabled = server_facts(client)
+    if cluster_enabled:
+        msg = (
+            f"Redis at {where} is a Redis Cluster node; set 'cluster_mode: true' so keys "
+            "go to the nodes that own their slots."
+        )
+        raise TargetRedisError(msg)
+    return ServerInfo(parse_version(version))
+
+
+def server_facts(client: redis.Redis) -> tuple[str, bool]:
+    """(version, cluster mode) from INFO, or from HELLO for a user who may not run
+    INFO; ("0", False) (oldest-safe commands) when neither is allowed."""
     try:
-        return str(client.info("server").get("redis_version", "0"))
+        info = client.info()
+        return str(info.get("redis_version", "0")), str(info.get("cluster_enabled")) == "1"
     except redis.exceptions.NoPermissionError:
-        return "0"
+        pass
+    try:
+        hello = client.execute_command("HELLO")
+    except redis.ResponseError:  # no permission, or a server before Redis 6
+        return "0", False
+    if isinstance(hello, list):
+        hello = dict(zip(hello[::2], hello[1::2], strict=False))
+    return str(hello.get("version", "0")), hello.get("mode") == "cluster"
 
 
 def parse_version(text: str) -> tuple[int, ...]:

@@ -43,14 +43,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (+10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 class RedisServer:
     """A redis-server process with its own port and directory; stop() removes both."""
 
-    def __init__(self, binary: str, extra_args: t.Sequence[str] = (), *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        binary: str,
+        extra_args: t.Sequence[str] = (),
+        *,
+        tls: bool = False,
+        port: int | None = None,
+    ) -> None:
         """Start the server and wait until it answers (PING, or a TCP accept with ``tls``,
         where ``extra_args`` carry the ``--tls-*`` files)."""
         self.binary = binary
-        self.port = free_port()
+        self.port = port or free_port()
         self.host = "127.0.0.1"
         self._dir = tempfile.mkdtemp(prefix="target-redis-server-")
         ports = ["--port", "0", "--tls-port", str(self.port)] if tls else ["--port", str(self.port)]

@@ -68,7 +68,12 @@ INPUT_ERRORS = (
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
-EXPECTED_ERRORS = (TargetRedisError, redis.RedisError, *INPUT_ERRORS)
+EXPECTED_ERRORS = (
+    TargetRedisError,
+    redis.RedisError,
+    redis.exceptions.RedisClusterException,
+    *INPUT_ERRORS,
+)
 _MAX_MESSAGE = 500
 
 

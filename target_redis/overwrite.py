@@ -39,7 +39,7 @@ class Overwrites:
         if key in self._floors or key in self._temp_keys:
             return
         if self.layout.cache.single_key:
-            self._temp_keys[key] = temp_key_for(stream_key(namespace, stream), self._run_id)
+            self._temp_keys[key] = temp_key_for(namespace, stream, self._run_id)
             self.logger.info("Stream '%s': overwrite builds in %s.", stream, self._temp_keys[key])
             return
         floor = self.writer.read_counter(stream_key(namespace, stream))

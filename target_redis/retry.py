@@ -1,7 +1,7 @@
 """Retries of transient Redis failures: capped exponential backoff, bounded total time.
 
 Transient: a dropped or refused connection, a timeout, a server still loading its
-data after a restart, a cluster briefly without a master. Everything else (refused
+data after a restart, a cluster briefly without a master or moving slots. Everything else (refused
 credentials or permissions, OOM under ``noeviction``, a read-only replica, a key of
 the wrong type, an unknown command) fails at once: retrying cannot fix it.
 """
@@ -19,13 +19,20 @@ logger = logging.getLogger("target-redis")
 
 _T = t.TypeVar("_T")
 _TRANSIENT_REPLIES = ("LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN")
+# A cluster changing shape: slots moving or failing over, redirections exhausted.
+_CLUSTER_IN_FLUX = (
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,  # and MovedError
+    redis.exceptions.SlotNotCoveredError,
+)
 
 
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying ``exc`` may succeed."""
     if isinstance(exc, (redis.AuthenticationError, redis.exceptions.AuthorizationError)):
         return False
-    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, *_CLUSTER_IN_FLUX)):
         return True
     return isinstance(exc, redis.ResponseError) and str(exc).startswith(_TRANSIENT_REPLIES)
 

@@ -45,6 +45,18 @@ SCHEMA = th.PropertiesList(
         description="Database number to write to (standalone servers).",
     ),
     th.Property(
+        "cluster_mode",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Write to a Redis Cluster: `host`/`port` (or `url`) name any node and the "
+            "others are discovered. Keys go to the nodes owning their slots; redirections "
+            "during a resharding are followed. `db` must be 0; not combinable with "
+            "`tunnel_method` or `wait_for_replicas`. With TLS, each node's certificate "
+            "must match the address the cluster announces for it."
+        ),
+    ),
+    th.Property(
         "namespace",
         th.StringType,
         default="",

@@ -92,6 +92,7 @@ class TargetRedis(Target):
             raise TargetRedisError(msg)
         self.layout = layout_from(self.config)  # refuses unsupported combinations
         self.connection = connect(self.config)
+        self.layout = self.layout.for_server(self.connection.server)
         self.writer = Writer(
             self.connection.client,
             self.connection.server,

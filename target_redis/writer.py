@@ -37,7 +37,7 @@ class Writer:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: redis.Redis | redis.RedisCluster,
         server: ServerInfo,
         retrier: Retrier | None = None,
         *,
@@ -67,39 +67,45 @@ class Writer:
     def run(self, commands: t.Sequence[Command], *, transaction: bool = False) -> None:
         """Send commands in pipelines; return once Redis acknowledged all of them
         (and, with ``wait_replicas``, that many replicas did). With ``transaction``,
-        each chunk runs in MULTI/EXEC: it lands whole or not at all.
+        each chunk runs in MULTI/EXEC: it lands whole or not at all (in a cluster
+        its keys must share a slot).
 
         Raises the first error reply (after reading every reply of its chunk).
         """
         for start in range(0, len(commands), _PIPELINE_CHUNK):
-            chunk = list(commands[start : start + _PIPELINE_CHUNK])
-            if transaction:
-                chunk = [("MULTI",), *chunk, ("EXEC",)]
-            if self.wait_replicas:
-                chunk.append(("WAIT", str(self.wait_replicas), str(self.wait_timeout_ms)))
-            replies = self.retrier.call(
-                f"writing {len(chunk)} commands", functools.partial(self._send, chunk)
+            chunk = commands[start : start + _PIPELINE_CHUNK]
+            self.retrier.call(
+                f"writing {len(chunk)} commands",
+                functools.partial(self._send, chunk, transaction=transaction),
             )
-            if self.wait_replicas and int(replies[-1]) < self.wait_replicas:
-                msg = (
-                    f"Only {replies[-1]} of {self.wait_replicas} replicas acknowledged a "
-                    f"batch within {self.wait_timeout_ms} ms (setting 'wait_for_replicas')."
-                )
-                raise TargetRedisError(msg)
 
-    def _send(self, chunk: t.Sequence[Command]) -> list[t.Any]:
-        if isinstance(self.client, redis.Redis):
-            return self._send_packed(chunk)
-        with self.client.pipeline(transaction=False) as pipe:
-            for command in chunk:
-                pipe.execute_command(*command)
-            return list(pipe.execute())
+    def _send(self, chunk: t.Sequence[Command], *, transaction: bool = False) -> None:
+        if not isinstance(self.client, redis.Redis):
+            # A cluster: redis-py groups the commands per node, follows MOVED / ASK.
+            with self.client.pipeline(transaction=transaction) as pipe:
+                for command in chunk:
+                    pipe.execute_command(*command)
+                pipe.execute()
+            return
+        packed = list(chunk)
+        if transaction:
+            packed = [("MULTI",), *packed, ("EXEC",)]
+        if self.wait_replicas:
+            packed.append(("WAIT", str(self.wait_replicas), str(self.wait_timeout_ms)))
+        replies = self._send_packed(self.client, packed)
+        if self.wait_replicas and int(replies[-1]) < self.wait_replicas:
+            msg = (
+                f"Only {replies[-1]} of {self.wait_replicas} replicas acknowledged a "
+                f"batch within {self.wait_timeout_ms} ms (setting 'wait_for_replicas')."
+            )
+            raise TargetRedisError(msg)
 
-    def _send_packed(self, chunk: t.Sequence[Command]) -> list[t.Any]:
+    @staticmethod
+    def _send_packed(client: redis.Redis, chunk: t.Sequence[Command]) -> list[t.Any]:
         # A pipeline without redis-py's per-command bookkeeping: hiredis packs
         # every command, one send, then one reply read per command.
         payload = b"".join([hiredis.pack_command(command) for command in chunk])  # type: ignore[arg-type]
-        pool = self.client.connection_pool
+        pool = client.connection_pool
         connection = pool.get_connection()
         replies: list[t.Any] = []
         failed: tuple[int, redis.ResponseError] | None = None
@@ -149,9 +155,9 @@ class Writer:
 
         def swap() -> bool:
             if not self.client.exists(temp_key):
-                self.client.execute_command(self.delete_command, key)
+                self.delete_keys([key])
                 return False
-            self._send([("MULTI",), ("RENAME", temp_key, key), expiry, ("EXEC",)])
+            self._send([("RENAME", temp_key, key), expiry], transaction=True)
             return True
 
         return self.retrier.call(f"replacing {key}", swap)
@@ -191,7 +197,7 @@ class Writer:
                     commands.append((self.delete_command, key))
                 elif record.get(DELETED_AT) is None:
                     record[DELETED_AT] = deleted_at
-                    commands.append(layout.rewrite_command(key, encode(record)))
+                    commands += layout.rewrite_commands(key, encode(record))
                 else:
                     continue
                 touched += 1
@@ -241,4 +247,10 @@ class Writer:
             keys = [k for k, kind in zip(keys, kinds, strict=True) if kind == redis_type]
             if not keys:
                 return 0
-        return int(self.client.execute_command(self.delete_command, *keys))
+        return self.delete_keys(keys)
+
+    def delete_keys(self, keys: t.Sequence[str]) -> int:
+        """UNLINK (DEL before Redis 4.0) the keys; in a cluster, one call per slot."""
+        if self.delete_command == "UNLINK":
+            return int(self.client.unlink(*keys))
+        return int(self.client.delete(*keys))

@@ -1,0 +1,156 @@
+"""A throwaway local Redis Cluster (masters only) for tests and benchmarks, and the
+slot migration a resharding does, step by step as ``redis-cli --cluster reshard`` does it.
+"""
+
+from __future__ import annotations
+
+import time
+import typing as t
+
+import redis
+
+from target_redis.devserver import RedisServer, free_cluster_port
+
+SLOTS = 16384
+
+
+class LocalCluster:
+    """``masters`` redis-server processes with ``cluster-enabled yes``, the slots split
+    evenly between them, every node aware of every other."""
+
+    def __init__(
+        self,
+        binary: str,
+        masters: int = 3,
+        extra_args: t.Sequence[str] = (),
+        *,
+        tls: bool = False,
+        admin: t.Mapping[str, t.Any] | None = None,
+    ) -> None:
+        """Start the nodes, assign slots, join them and wait for ``cluster_state:ok``.
+        ``admin``: client settings for talking to the nodes (password, TLS files)."""
+        self.nodes: list[RedisServer] = []
+        self.admin = dict(admin or {})
+        try:
+            for _ in range(masters):
+                self.nodes.append(
+                    RedisServer(
+                        binary,
+                        [
+                            "--cluster-enabled",
+                            "yes",
+                            "--cluster-config-file",
+                            "nodes.conf",
+                            "--cluster-node-timeout",
+                            "5000",
+                            *extra_args,
+                        ],
+                        port=free_cluster_port(),
+                        tls=tls,
+                    )
+                )
+            self._form()
+        except BaseException:
+            self.stop()
+            raise
+        self.host = self.nodes[0].host
+        self.port = self.nodes[0].port
+        self.version = self.nodes[0].version
+
+    def _form(self) -> None:
+        step = SLOTS // len(self.nodes)
+        for index, node in enumerate(self.nodes):
+            first = index * step
+            last = SLOTS - 1 if index == len(self.nodes) - 1 else first + step - 1
+            with self._admin(node) as c:
+                c.execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
+                c.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
+        with self._admin(self.nodes[0]) as first_node:
+            for node in self.nodes[1:]:
+                first_node.execute_command("CLUSTER", "MEET", node.host, node.port)
+        self.wait_ok()
+
+    def wait_ok(self, timeout: float = 30) -> None:
+        """Until every node reports the cluster ok and knows every node and slot owner."""
+        deadline = time.monotonic() + timeout
+        while not all(self._agrees(node) for node in self.nodes):
+            if time.monotonic() > deadline:
+                msg = "local cluster did not reach cluster_state:ok"
+                raise RuntimeError(msg)
+            time.sleep(0.05)
+
+    def _agrees(self, node: RedisServer) -> bool:
+        with self._admin(node) as c:
+            info = c.execute_command("CLUSTER", "INFO")
+            if isinstance(info, str):
+                info = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+            if info.get("cluster_state") != "ok":
+                return False
+            if int(info.get("cluster_known_nodes", 0)) != len(self.nodes):
+                return False
+            owners = {n.port for n in self.nodes}
+            seen = {int(entry[2][1]) for entry in c.execute_command("CLUSTER", "SLOTS")}
+            return seen == owners
+
+    def client(self, **kwargs: t.Any) -> redis.RedisCluster:
+        """A cluster client (decoding replies to str) from the first node."""
+        return redis.RedisCluster(
+            host=self.host, port=self.port, decode_responses=True, **{**self.admin, **kwargs}
+        )
+
+    def config(self, **settings: t.Any) -> dict[str, t.Any]:
+        """Target settings pointing at this cluster."""
+        return {"host": self.host, "port": self.port, "cluster_mode": True, **settings}
+
+    def node_id(self, node: RedisServer) -> str:
+        """The node's cluster id."""
+        with self._admin(node) as c:
+            return str(c.execute_command("CLUSTER", "MYID"))
+
+    def owner(self, slot: int) -> RedisServer:
+        """The node that serves ``slot`` now."""
+        with self._admin(self.nodes[0]) as c:
+            for first, last, (_, port, *_rest), *_ in c.execute_command("CLUSTER", "SLOTS"):
+                if int(first) <= slot <= int(last):
+                    return next(n for n in self.nodes if n.port == int(port))
+        msg = f"slot {slot} has no owner"
+        raise RuntimeError(msg)
+
+    def move_slot(self, slot: int, target: RedisServer, keys_per_step: int = 100) -> int:
+        """Migrate ``slot`` and its keys to ``target`` (IMPORTING / MIGRATING, MIGRATE,
+        SETSLOT NODE everywhere); clients see ASK and then MOVED. Returns keys moved."""
+        source = self.owner(slot)
+        if source is target:
+            return 0
+        source_id, target_id = self.node_id(source), self.node_id(target)
+        moved = 0
+        with self._admin(source) as src, self._admin(target) as dst:
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            while True:
+                keys = src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, keys_per_step)
+                if not keys:
+                    break
+                src.execute_command("MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *keys)
+                moved += len(keys)
+            dst.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+            src.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        for node in self.nodes:
+            if node not in (source, target):
+                with self._admin(node) as c:
+                    c.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        return moved
+
+    def _admin(self, node: RedisServer) -> redis.Redis:
+        return node.client(**self.admin)
+
+    def stop(self) -> None:
+        """Stop every node."""
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> LocalCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,236 @@
+"""``cluster_mode`` against a real 3-master Redis Cluster started by the tests: every
+load method and cache type, read back through a cluster client; settings a cluster
+cannot honour are refused."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+import redis
+from conftest import need_server_binary
+from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, state_msg
+
+from target_redis.devcluster import LocalCluster
+from target_redis.devserver import RedisServer
+from target_redis.errors import TargetRedisError
+from target_redis.target import TargetRedis
+
+PROPS = {"id": {"type": "integer"}, "v": {"type": "string"}}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> t.Iterator[LocalCluster]:
+    with LocalCluster(need_server_binary()) as started:
+        yield started
+
+
+@pytest.fixture
+def cc(cluster: LocalCluster) -> t.Iterator[redis.RedisCluster]:
+    """A cluster client of the emptied cluster."""
+    client = cluster.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+def lines(ids: t.Iterable[int], tag: str, stream: str = "s", **schema: t.Any) -> str:
+    ids = list(ids)
+    return singer_lines(
+        {**schema_msg(stream, PROPS, ["id"]), **schema},
+        *[record_msg(stream, {"id": i, "v": f"{tag}{i}"}) for i in ids],
+        state_msg({stream: ids[-1]}),
+    )
+
+
+def records(client: redis.RedisCluster, pattern: str = ":s:*") -> dict[str, dict]:
+    """Every record hash matching ``pattern`` on any master: key -> its _airbyte_data."""
+    found = {}
+    for key in client.scan_iter(match=pattern, _type="hash"):
+        found[key] = json.loads(client.hget(key, "_airbyte_data"))
+    return found
+
+
+def keys_per_master(cluster: LocalCluster, pattern: str = ":s:*") -> list[int]:
+    counts = []
+    for node in cluster.nodes:
+        with node.client() as client:
+            counts.append(sum(1 for _ in client.scan_iter(match=pattern)))
+    return counts
+
+
+def test_append_only_spreads_records_over_every_master(
+    cluster: LocalCluster, cc: redis.RedisCluster
+) -> None:
+    config = cluster.config(batch_size_rows=70)
+    assert run_target(config, lines(range(1, 301), "a")).states == [{"s": 300}]
+    assert run_target(config, lines(range(1, 301), "b")).states == [{"s": 300}]
+    found = records(cc)
+    assert sorted(found) == sorted(f":s:{n}" for n in range(1, 601))
+    assert found[":s:1"] == {"id": 1, "v": "a1"}
+    assert found[":s:600"] == {"id": 300, "v": "b300"}
+    assert sorted(d["v"] for d in found.values()) == sorted(
+        f"{tag}{i}" for tag in "ab" for i in range(1, 301)
+    )
+    assert cc.get(":s") == "600"
+    per_master = keys_per_master(cluster)
+    assert sum(per_master) == 600 and min(per_master) > 100  # 3 masters, ~200 each
+    assert cc.hgetall(":s:7") == {
+        "_airbyte_ab_id": "7",
+        "_airbyte_emitted_at": cc.hget(":s:7", "_airbyte_emitted_at"),
+        "_airbyte_data": '{"id":7,"v":"a7"}',
+    }
+
+
+def test_upsert_keeps_one_record_per_key(cluster: LocalCluster, cc: redis.RedisCluster) -> None:
+    config = cluster.config(load_method="upsert", batch_size_rows=70)
+    run_target(config, lines(range(1, 301), "a"))
+    run_target(config, lines(range(151, 451), "b"))
+    found = records(cc)
+    expected = {f":s:{i}": {"id": i, "v": f"{'a' if i <= 150 else 'b'}{i}"} for i in range(1, 451)}
+    assert found == expected
+    assert min(keys_per_master(cluster)) > 100
+
+
+def test_overwrite_leaves_exactly_the_new_set(
+    cluster: LocalCluster, cc: redis.RedisCluster
+) -> None:
+    config = cluster.config(load_method="overwrite", batch_size_rows=70)
+    run_target(config, lines(range(1, 301), "a"))
+    run_target(config, lines(range(1, 201), "b"))
+    found = records(cc)
+    assert sorted(found) == sorted(f":s:{n}" for n in range(301, 501))
+    assert sorted(d["v"] for d in found.values()) == sorted(f"b{i}" for i in range(1, 201))
+    assert min(keys_per_master(cluster)) > 30
+
+
+def test_hard_delete_and_activate_version(cluster: LocalCluster, cc: redis.RedisCluster) -> None:
+    config = cluster.config(load_method="upsert", hard_delete=True)
+    run_target(config, lines(range(1, 101), "a"))
+    deletes = singer_lines(
+        schema_msg("s", PROPS, ["id"]),
+        *[record_msg("s", {"id": i, "_sdc_deleted_at": "2024-01-02T00:00:00Z"}) for i in (3, 50)],
+    )
+    run_target(config, deletes)
+    assert len(records(cc)) == 98 and ":s:3" not in records(cc)
+    versioned = cluster.config(
+        load_method="upsert",
+        hard_delete=True,
+        add_record_metadata=True,
+        process_activate_version_messages=True,
+    )
+    newer = singer_lines(
+        schema_msg("s", PROPS, ["id"]),
+        *[record_msg("s", {"id": i, "v": f"c{i}"}, version=2) for i in range(1, 11)],
+        {"type": "ACTIVATE_VERSION", "stream": "s", "version": 2},
+    )
+    run_target(versioned, newer)
+    assert {k: d["v"] for k, d in records(cc).items()} == {f":s:{i}": f"c{i}" for i in range(1, 11)}
+
+
+@pytest.mark.parametrize("cache_type", ["set", "list", "stream"])
+def test_single_key_types_append_and_overwrite(
+    cluster: LocalCluster, cc: redis.RedisCluster, cache_type: str
+) -> None:
+    append = cluster.config(cache_type=cache_type, ttl_seconds=600)
+    run_target(append, lines(range(1, 4), "a"))
+    overwrite = cluster.config(cache_type=cache_type, load_method="overwrite", ttl_seconds=600)
+    run_target(overwrite, lines(range(1, 6), "b", stream="t"))
+    run_target(overwrite, lines(range(1, 3), "c", stream="t"))
+    read = {
+        "set": lambda key: sorted(cc.smembers(key)),
+        "list": lambda key: cc.lrange(key, 0, -1),
+        "stream": lambda key: [f["_airbyte_data"] for _, f in cc.xrange(key)],
+    }[cache_type]
+    assert read(":s") == sorted(f'{{"id":{i},"v":"a{i}"}}' for i in range(1, 4))
+    assert read(":t") == [f'{{"id":{i},"v":"c{i}"}}' for i in range(1, 3)]
+    assert sorted(cc.scan_iter(match="*")) == [":s", ":t"]  # no temporary key left
+    assert 0 < cc.ttl(":t") <= 600
+
+
+def test_string_cache_type_upsert(cluster: LocalCluster, cc: redis.RedisCluster) -> None:
+    config = cluster.config(cache_type="string", load_method="upsert", ttl_seconds=600)
+    run_target(config, lines(range(1, 51), "a"))
+    run_target(config, lines(range(26, 76), "b"))
+    stored = {key: json.loads(cc.get(key)) for key in cc.scan_iter(match=":s:*")}
+    assert stored == {
+        f":s:{i}": {"id": i, "v": f"{'a' if i <= 25 else 'b'}{i}"} for i in range(1, 76)
+    }
+    assert 0 < cc.ttl(":s:1") <= 600
+
+
+def test_key_pattern_user_on_every_node(cluster: LocalCluster, cc: redis.RedisCluster) -> None:
+    rules = (
+        "on >shop-pw ~shop:* +@read +@write +@keyspace +@connection +@transaction "
+        "+cluster|slots +cluster|shards"
+    )
+    for node in cluster.nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "SETUSER", "shop", "reset", *rules.split())
+    try:
+        shop = cluster.config(username="shop", password="shop-pw", namespace="shop")
+        with pytest.raises(TargetRedisError, match="user 'shop' may not run"):
+            TargetRedis(config={**shop, "namespace": ""})
+        run_target({**shop, "cache_type": "list", "load_method": "overwrite"}, lines([1, 2], "a"))
+        run_target({**shop, "load_method": "upsert"}, lines([1, 2], "a", stream="u"))
+        assert cc.lrange("shop:s", 0, -1) == ['{"id":1,"v":"a1"}', '{"id":2,"v":"a2"}']
+        assert cc.hget("shop:u:2", "_airbyte_data") == '{"id":2,"v":"a2"}'
+        assert sorted(cc.scan_iter(match="*")) == ["shop:s", "shop:u", "shop:u:1", "shop:u:2"]
+    finally:
+        for node in cluster.nodes:
+            with node.client() as client:
+                client.execute_command("ACL", "DELUSER", "shop")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"db": 2}, "a Redis Cluster has only database 0"),
+        ({"wait_for_replicas": 1}, "'wait_for_replicas' is not supported with 'cluster_mode'"),
+        (
+            {
+                "tunnel_method": {
+                    "tunnel_method": "SSH_PASSWORD_AUTH",
+                    "tunnel_host": "bastion.invalid",
+                    "tunnel_user": "u",
+                    "tunnel_user_password": "secret-pw",
+                }
+            },
+            "'cluster_mode' cannot be combined with 'tunnel_method'",
+        ),
+    ],
+)
+def test_settings_a_cluster_cannot_honour(cluster: LocalCluster, extra: dict, message: str) -> None:
+    done = run_cli(cluster.config(**extra), lines([1], "a"))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "rror" in line]
+    assert len(errors) == 1 and message in errors[0], done.stderr
+    assert done.stdout == "" and "secret-pw" not in done.stderr
+
+
+def test_standalone_client_pointed_at_a_cluster_node(cluster: LocalCluster) -> None:
+    with pytest.raises(
+        TargetRedisError, match=r"is a Redis Cluster node; set 'cluster_mode: true'"
+    ):
+        TargetRedis(config={**cluster.config(), "cluster_mode": False})
+
+
+def test_cluster_mode_against_a_standalone_server(server: RedisServer) -> None:
+    done = run_cli(server.config(cluster_mode=True), lines([1], "a"))
+    assert done.returncode == 1
+    assert f"Cannot connect to Redis at 127.0.0.1:{server.port} (cluster)" in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_password_protected_cluster() -> None:
+    admin = {"password": "cluster-pw"}
+    with LocalCluster(
+        need_server_binary(), extra_args=["--requirepass", "cluster-pw"], admin=admin
+    ) as protected:
+        run = run_target(protected.config(password="cluster-pw"), lines(range(1, 31), "a"))
+        assert run.states == [{"s": 30}]
+        with protected.client() as client:
+            assert len(records(client)) == 30
+        with pytest.raises(TargetRedisError, match=r"refused the credentials \(password\)"):
+            TargetRedis(config=protected.config(password="wrong"))
