@@ -33,8 +33,9 @@ def _seconds(config: t.Mapping[str, t.Any], name: str, default: float) -> float:
 class ServerInfo:
     """What the target needs to know about the server it writes to."""
 
-    version: tuple[int, ...]
+    version: tuple[int, ...]  # Redis (or Redis-compatible) version: what commands exist
     cluster: bool = False
+    label: str = "Redis (version unknown)"  # for the log: "Redis 7.0.15", "Valkey 8.1.8"
 
     @property
     def has_unlink(self) -> bool:
@@ -197,7 +198,7 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
     connection = Connection(None, ServerInfo((0,)), where, forwarder)  # type: ignore[arg-type]
     try:
         if cluster:
-            connection.client = redis.RedisCluster(**kwargs)
+            connection.client = cluster_client(kwargs)
         else:
             pool = redis.ConnectionPool(db=target.db, **kwargs)
             connection.client = redis.Redis(connection_pool=pool)
@@ -222,6 +223,15 @@ def connect_error(exc: Exception, target: Endpoint, where: str) -> TargetRedisEr
     if isinstance(exc, redis.ResponseError):
         return TargetRedisError(f"Redis at {where} refused the connection: {detail}")
     return TargetRedisError(f"Cannot connect to Redis at {where}: {detail}")
+
+
+def cluster_client(kwargs: dict[str, t.Any]) -> redis.RedisCluster:
+    """A cluster client (it connects to discover the nodes). The start-up node goes in
+    as a url: only on that path does redis-py hand ``connection_class`` (our TLS) to
+    every node's connection pool."""
+    host, port = kwargs.pop("host"), kwargs.pop("port")
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return redis.RedisCluster(url=f"redis://{netloc}", **kwargs)
 
 
 def check_cluster_settings(
@@ -264,37 +274,45 @@ def tls_connection_class(
 
 
 def server_info(client: redis.Redis | redis.RedisCluster, where: str) -> ServerInfo:
-    """Version (the oldest primary's, in a cluster); a standalone client pointed at a
-    cluster node is refused (its writes would be MOVED elsewhere)."""
+    """What the server is (in a cluster: the oldest primary); a standalone client
+    pointed at a cluster node is refused (its writes would be MOVED elsewhere)."""
     if isinstance(client, redis.RedisCluster):
         nodes = [node.redis_connection for node in client.get_primaries()]
-        versions = [parse_version(server_facts(node)[0]) for node in nodes if node is not None]
-        return ServerInfo(min(versions, default=(0,)), cluster=True)
-    version, cluster_enabled = server_facts(client)
-    if cluster_enabled:
+        found = [server_facts(node) for node in nodes if node is not None]
+        oldest = min(found, key=lambda info: info.version, default=ServerInfo((0,)))
+        label = f"{oldest.label} (cluster of {len(found)} primaries)"
+        return dataclasses.replace(oldest, cluster=True, label=label)
+    info = server_facts(client)
+    if info.cluster:
         msg = (
             f"Redis at {where} is a Redis Cluster node; set 'cluster_mode: true' so keys "
             "go to the nodes that own their slots."
         )
         raise TargetRedisError(msg)
-    return ServerInfo(parse_version(version))
+    return info
 
 
-def server_facts(client: redis.Redis) -> tuple[str, bool]:
-    """(version, cluster mode) from INFO, or from HELLO for a user who may not run
-    INFO; ("0", False) (oldest-safe commands) when neither is allowed."""
+def server_facts(client: redis.Redis) -> ServerInfo:
+    """Version and cluster mode from INFO, or from HELLO for a user who may not run
+    INFO; version 0 (oldest-safe commands) when neither is allowed."""
     try:
         info = client.info()
-        return str(info.get("redis_version", "0")), str(info.get("cluster_enabled")) == "1"
     except redis.exceptions.NoPermissionError:
         pass
+    else:
+        version = str(info.get("redis_version", "0"))
+        valkey = info.get("valkey_version")
+        label = f"Valkey {valkey}" if valkey else f"Redis {version}"
+        return ServerInfo(parse_version(version), str(info.get("cluster_enabled")) == "1", label)
     try:
         hello = client.execute_command("HELLO")
     except redis.ResponseError:  # no permission, or a server before Redis 6
-        return "0", False
+        return ServerInfo((0,))
     if isinstance(hello, list):
         hello = dict(zip(hello[::2], hello[1::2], strict=False))
-    return str(hello.get("version", "0")), hello.get("mode") == "cluster"
+    version = str(hello.get("version", "0"))
+    label = f"{str(hello.get('server', 'redis')).capitalize()} {version}"
+    return ServerInfo(parse_version(version), hello.get("mode") == "cluster", label)
 
 
 def parse_version(text: str) -> tuple[int, ...]:

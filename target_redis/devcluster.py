@@ -116,9 +116,12 @@ class LocalCluster:
         msg = f"slot {slot} has no owner"
         raise RuntimeError(msg)
 
-    def move_slot(self, slot: int, target: RedisServer, keys_per_step: int = 100) -> int:
+    def move_slot(
+        self, slot: int, target: RedisServer, keys_per_step: int = 100, linger: float = 0.0
+    ) -> int:
         """Migrate ``slot`` and its keys to ``target`` (IMPORTING / MIGRATING, MIGRATE,
-        SETSLOT NODE everywhere); clients see ASK and then MOVED. Returns keys moved."""
+        SETSLOT NODE everywhere); clients see ASK (while migrating, ``linger`` seconds
+        or more) and then MOVED. Returns keys moved."""
         source = self.owner(slot)
         if source is target:
             return 0
@@ -133,6 +136,7 @@ class LocalCluster:
                     break
                 src.execute_command("MIGRATE", target.host, target.port, "", 0, 5000, "KEYS", *keys)
                 moved += len(keys)
+            time.sleep(linger)  # keys are on the target now, the slot still migrating
             dst.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
             src.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
         for node in self.nodes:

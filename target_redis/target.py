@@ -117,10 +117,9 @@ class TargetRedis(Target):
         except BaseException:
             self.connection.close()
             raise
-        version = ".".join(map(str, self.connection.server.version))
         self.logger.info(
-            "Connected to Redis %s at %s; write access checked (%s).",
-            version,
+            "Connected to %s at %s; write access checked (%s).",
+            self.connection.server.label,
             self.connection.where,
             how,
         )

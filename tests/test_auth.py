@@ -23,6 +23,7 @@ USERS = {
     "reader": "on >reader-pw ~* +@read +@connection +info",
     "shop": "on >shop-pw ~shop:* +@read +@write +@keyspace +@connection -@dangerous",
     "noincr": "on >noincr-pw ~* &* +@all -incrby",
+    "shoptx": "on >shoptx-pw ~shop:* +@read +@write +@keyspace +@connection +@transaction",
 }
 
 
@@ -70,6 +71,19 @@ def test_key_pattern_restricted_user(acl_server: RedisServer, r: redis.Redis) ->
     assert run.states == [{"s": 1}]
     assert r.hget("shop:s:1", "_airbyte_ab_id") == "1"
     assert r.keys("shop:__target_redis_check__*") == []
+
+
+def test_key_pattern_user_single_key_overwrite(acl_server: RedisServer, r: redis.Redis) -> None:
+    # A list is written in MULTI/EXEC and its overwrite is built in a temporary key:
+    # the check names MULTI, and the temporary key stays inside the allowed pattern.
+    list_overwrite = {"namespace": "shop", "cache_type": "list", "load_method": "overwrite"}
+    with pytest.raises(TargetRedisError, match=r"user 'shop' may not run MULTI"):
+        TargetRedis(config=user_config(acl_server, "shop", **list_overwrite))
+    for _ in range(2):
+        run = run_target(user_config(acl_server, "shoptx", **list_overwrite), INPUT)
+        assert run.states == [{"s": 1}]
+    assert r.lrange("shop:s", 0, -1) == ['{"id":1}']
+    assert r.keys("*") == ["shop:s"]
 
 
 def test_wrong_acl_password(acl_server: RedisServer) -> None:

@@ -4,13 +4,20 @@ cannot honour are refused."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import threading
+import time
 import typing as t
+from pathlib import Path
 
 import pytest
 import redis
-from conftest import need_server_binary
+import trustme
+from conftest import need_server_binary, need_tls_server_binary
 from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, state_msg
+from live import LiveRun, stream_lines
+from redis.crc import key_slot
 
 from target_redis.devcluster import LocalCluster
 from target_redis.devserver import RedisServer
@@ -52,10 +59,12 @@ def records(client: redis.RedisCluster, pattern: str = ":s:*") -> dict[str, dict
     return found
 
 
-def keys_per_master(cluster: LocalCluster, pattern: str = ":s:*") -> list[int]:
+def keys_per_master(
+    cluster: LocalCluster, pattern: str = ":s:*", admin: dict | None = None
+) -> list[int]:
     counts = []
     for node in cluster.nodes:
-        with node.client() as client:
+        with node.client(**(admin or {})) as client:
             counts.append(sum(1 for _ in client.scan_iter(match=pattern)))
     return counts
 
@@ -234,3 +243,94 @@ def test_password_protected_cluster() -> None:
             assert len(records(client)) == 30
         with pytest.raises(TargetRedisError, match=r"refused the credentials \(password\)"):
             TargetRedis(config=protected.config(password="wrong"))
+
+
+def redirections(cluster: LocalCluster) -> dict[str, int]:
+    """ASK and MOVED replies the masters sent (INFO errorstats)."""
+    counts = {"ASK": 0, "MOVED": 0}
+    for node in cluster.nodes:
+        with node.client() as client:
+            stats = client.info("errorstats")
+        for kind in counts:
+            counts[kind] += int(stats.get(f"errorstat_{kind}", {}).get("count", 0))
+    return counts
+
+
+def reshuffle(cluster: LocalCluster, slots: list[int], stop: threading.Event) -> list[int]:
+    """Move each slot to the next master, round after round, until ``stop``;
+    returns [slot moves, keys migrated]."""
+    done = [0, 0]
+    while not stop.is_set():
+        for slot in slots:
+            owner = cluster.owner(slot)
+            target = cluster.nodes[(cluster.nodes.index(owner) + 1) % len(cluster.nodes)]
+            done[1] += cluster.move_slot(slot, target, linger=0.02)
+            done[0] += 1
+            if stop.is_set():
+                break
+    return done
+
+
+@pytest.mark.parametrize("method", ["append-only", "upsert"])
+def test_resharding_while_loading_loses_nothing(method: str) -> None:
+    with LocalCluster(need_server_binary()) as moving:
+        first = stream_lines(range(1, 1501), tag="a", state_every=100)
+        again = stream_lines(range(1, 1501), tag="b", state_every=100)[1:]
+        # The counter's slot and the slots of the first 300 record keys keep moving.
+        slots = sorted({key_slot(b":s")} | {key_slot(f":s:{i}".encode()) for i in range(1, 301)})
+        stop = threading.Event()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            moved = pool.submit(reshuffle, moving, slots, stop)
+            time.sleep(0.2)
+            run = LiveRun(
+                moving.config(load_method=method, batch_size_rows=100),
+                first + again,
+                chunk=100,
+                pause=0.1,
+            )
+            code, stderr = run.finish(timeout=120)
+            stop.set()
+            moves, keys = moved.result()
+        assert code == 0, stderr
+        assert run.states[-1] == {"s": 1500}
+        assert moves > 30 and keys > 30  # slots and keys really moved during the load
+        redirects = redirections(moving)
+        assert redirects["ASK"] > 0 and redirects["MOVED"] > 0, redirects
+        with moving.client() as client:
+            found = records(client)
+            if method == "upsert":
+                assert found == {f":s:{i}": {"id": i, "v": f"b{i}"} for i in range(1, 1501)}
+            else:
+                assert len(found) == 3000
+                assert sorted(d["v"] for d in found.values()) == sorted(
+                    f"{tag}{i}" for tag in "ab" for i in range(1, 1501)
+                )
+                assert client.get(":s") == "3000"
+
+
+def test_tls_cluster_verifies_every_node(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(tmp_path / "node.crt")
+    cert.private_key_pem.write_to_path(tmp_path / "node.key")
+    ca.cert_pem.write_to_path(tmp_path / "ca.crt")
+    tls_args = [
+        *("--tls-cert-file", str(tmp_path / "node.crt")),
+        *("--tls-key-file", str(tmp_path / "node.key")),
+        *("--tls-ca-cert-file", str(tmp_path / "ca.crt")),
+        *("--tls-auth-clients", "no", "--tls-cluster", "yes"),
+    ]
+    admin = {"ssl": True, "ssl_ca_certs": str(tmp_path / "ca.crt")}
+    with LocalCluster(need_tls_server_binary(), extra_args=tls_args, tls=True, admin=admin) as tls:
+        verify = {"mode": "verify-full", "ca_certificate": ca.cert_pem.bytes().decode()}
+        run = run_target(tls.config(ssl=True, ssl_mode=verify), lines(range(1, 61), "a"))
+        assert run.states == [{"s": 60}]
+        with tls.client() as client:
+            assert len(records(client)) == 60
+        assert all(keys_per_master(tls, admin=admin))  # every node was written to over TLS
+        untrusted = {
+            "mode": "verify-full",
+            "ca_certificate": trustme.CA().cert_pem.bytes().decode(),
+        }
+        with pytest.raises(TargetRedisError, match=r"Cannot connect .*certificate verify failed"):
+            TargetRedis(config=tls.config(ssl=True, ssl_mode=untrusted))
