@@ -89,7 +89,10 @@ def main() -> None:
     if args.kind == "noop":
         NoopTarget(config={"validate_records": args.validate}).listen(sys.stdin)
         return
-    client = redis.RedisCluster(port=args.port) if args.cluster else redis.Redis(port=args.port)
+    if args.cluster:
+        client: redis.Redis | redis.RedisCluster = redis.RedisCluster("127.0.0.1", args.port)
+    else:
+        client = redis.Redis(port=args.port)
     reference(client) if args.kind == "reference" else naive(client)
 
 

@@ -14,12 +14,12 @@ import functools
 import json
 import typing as t
 
-import hiredis
 import redis
 
 from target_redis.errors import TargetRedisError
 from target_redis.keys import parse_id_suffix, records_pattern, stream_key
 from target_redis.layouts import DELETED_AT
+from target_redis.pipelines import send_packed, send_to_cluster
 from target_redis.retry import Retrier
 
 if t.TYPE_CHECKING:
@@ -81,7 +81,9 @@ class Writer:
 
     def _send(self, chunk: t.Sequence[Command], *, transaction: bool = False) -> None:
         if not isinstance(self.client, redis.Redis):
-            # A cluster: redis-py groups the commands per node, follows MOVED / ASK.
+            if not transaction and send_to_cluster(self.client, chunk):
+                return
+            # redis-py's cluster pipeline: per node as well, follows MOVED / ASK.
             with self.client.pipeline(transaction=transaction) as pipe:
                 for command in chunk:
                     pipe.execute_command(*command)
@@ -92,49 +94,13 @@ class Writer:
             packed = [("MULTI",), *packed, ("EXEC",)]
         if self.wait_replicas:
             packed.append(("WAIT", str(self.wait_replicas), str(self.wait_timeout_ms)))
-        replies = self._send_packed(self.client, packed)
+        replies = send_packed(self.client, packed)
         if self.wait_replicas and int(replies[-1]) < self.wait_replicas:
             msg = (
                 f"Only {replies[-1]} of {self.wait_replicas} replicas acknowledged a "
                 f"batch within {self.wait_timeout_ms} ms (setting 'wait_for_replicas')."
             )
             raise TargetRedisError(msg)
-
-    @staticmethod
-    def _send_packed(client: redis.Redis, chunk: t.Sequence[Command]) -> list[t.Any]:
-        # A pipeline without redis-py's per-command bookkeeping: hiredis packs
-        # every command, one send, then one reply read per command.
-        payload = b"".join([hiredis.pack_command(command) for command in chunk])  # type: ignore[arg-type]
-        pool = client.connection_pool
-        connection = pool.get_connection()
-        replies: list[t.Any] = []
-        failed: tuple[int, redis.ResponseError] | None = None
-        try:
-            connection.send_packed_command([payload])
-            for index in range(len(chunk)):
-                try:
-                    replies.append(connection.read_response())
-                except redis.ResponseError as exc:
-                    failed = failed or (index, exc)
-                    replies.append(exc)
-        except BaseException:
-            connection.disconnect()  # replies may be left unread: never reuse it
-            raise
-        finally:
-            pool.release(connection)
-        if failed is None and chunk[0] == ("MULTI",):
-            # EXEC's reply holds each command's outcome; errors come back as values.
-            results = replies[len(chunk) - 1 - (chunk[-1][0] == "WAIT")] or []
-            for offset, result in enumerate(results):
-                if isinstance(result, redis.ResponseError):
-                    failed = (offset + 1, result)
-                    break
-        if failed is not None:
-            index, error = failed
-            command = chunk[index]
-            msg = f"{command[0]} {command[1] if len(command) > 1 else ''}: {error}"
-            raise type(error)(msg) from None
-        return replies
 
     def read_values(self, keys: t.Sequence[str], layout: Layout) -> list[str | None]:
         """The stored record JSON at each key (per-record cache types), in one pipeline."""

@@ -19,10 +19,13 @@ from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, s
 from live import LiveRun, stream_lines
 from redis.crc import key_slot
 
+from target_redis.connection import ServerInfo
 from target_redis.devcluster import LocalCluster
 from target_redis.devserver import RedisServer
 from target_redis.errors import TargetRedisError
+from target_redis.pipelines import send_to_cluster
 from target_redis.target import TargetRedis
+from target_redis.writer import Writer
 
 PROPS = {"id": {"type": "integer"}, "v": {"type": "string"}}
 
@@ -338,3 +341,29 @@ def test_tls_cluster_verifies_every_node(tmp_path: Path) -> None:
         }
         with pytest.raises(TargetRedisError, match=r"Cannot connect .*certificate verify failed"):
             TargetRedis(config=tls.config(ssl=True, ssl_mode=untrusted))
+
+
+def test_per_node_pipelines_and_their_fallback(
+    cluster: LocalCluster, cc: redis.RedisCluster
+) -> None:
+    client = cluster.client()
+    writer = Writer(client, ServerInfo((7, 0), cluster=True))
+    keys = [f"k{i}" for i in range(60)]
+    assert send_to_cluster(client, [("SET", key, key) for key in keys])  # fast path
+    assert [cc.get(key) for key in keys] == keys
+    assert min(keys_per_master(cluster, "k*")) > 5
+    assert not send_to_cluster(client, [("MSET", "a", "1")])  # unknown shape: redis-py's
+    # Move k1's slot behind the client's back: MOVED, so redis-py's pipeline sends it.
+    slot = key_slot(b"k1")
+    owner = cluster.owner(slot)
+    cluster.move_slot(slot, cluster.nodes[(cluster.nodes.index(owner) + 1) % 3])
+    assert not send_to_cluster(client, [("SET", "k1", "moved")])
+    writer.run([("SET", "k1", "again"), ("SET", "k2", "again")])
+    assert (cc.get("k1"), cc.get("k2")) == ("again", "again")
+    assert send_to_cluster(client, [("SET", "k1", "fast again")])  # slot map refreshed
+    assert cc.get("k1") == "fast again"
+    cc.hset("h", "f", "v")
+    with pytest.raises(redis.ResponseError, match=r"^SADD h: WRONGTYPE"):
+        writer.run([("SET", "k3", "x"), ("SADD", "h", "m"), ("SET", "k4", "y")])
+    assert (cc.get("k3"), cc.get("k4")) == ("x", "y")  # every reply was read
+    client.close()
