@@ -75,8 +75,10 @@ def check_module(
     read = command.split(".")[0] + ".GET"  # harmless on a missing key
     try:
         client.execute_command(read, probe_key)
-    except redis.ResponseError as exc:
-        if "unknown command" in str(exc).lower():
+    except redis.RedisError as exc:
+        # A server says "unknown command"; redis-py's cluster client, which routes by
+        # the servers' COMMAND table, says the command "doesn't exist".
+        if any(words in str(exc).lower() for words in ("unknown command", "doesn't exist")):
             msg = (
                 f"Setting 'cache_type: {layout.cache.name}' needs the {command} command "
                 f"(the RedisJSON module), which Redis at {where} does not have."

@@ -221,6 +221,11 @@ def test_settings_a_cluster_cannot_honour(cluster: LocalCluster, extra: dict, me
     assert done.stdout == "" and "secret-pw" not in done.stderr
 
 
+def test_json_without_the_module_is_refused(cluster: LocalCluster) -> None:
+    with pytest.raises(TargetRedisError, match=r"needs the JSON.SET command \(the RedisJSON"):
+        TargetRedis(config=cluster.config(cache_type="json"))
+
+
 def test_standalone_client_pointed_at_a_cluster_node(cluster: LocalCluster) -> None:
     with pytest.raises(
         TargetRedisError, match=r"is a Redis Cluster node; set 'cluster_mode: true'"
