@@ -16,7 +16,8 @@ SLOTS = 16384
 
 class LocalCluster:
     """``masters`` redis-server processes with ``cluster-enabled yes``, the slots split
-    evenly between them, every node aware of every other."""
+    evenly between them, every node aware of every other; optionally ``replicas`` per
+    master (``self.replicas``), for failovers."""
 
     def __init__(
         self,
@@ -24,31 +25,27 @@ class LocalCluster:
         masters: int = 3,
         extra_args: t.Sequence[str] = (),
         *,
+        replicas: int = 0,
+        node_timeout_ms: int = 5000,
         tls: bool = False,
         admin: t.Mapping[str, t.Any] | None = None,
     ) -> None:
         """Start the nodes, assign slots, join them and wait for ``cluster_state:ok``.
         ``admin``: client settings for talking to the nodes (password, TLS files)."""
-        self.nodes: list[RedisServer] = []
+        self.nodes: list[RedisServer] = []  # the masters, in slot order
+        self.replicas: list[RedisServer] = []
         self.admin = dict(admin or {})
+        args = [
+            *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+            *("--cluster-node-timeout", str(node_timeout_ms)),
+            *("--repl-diskless-sync-delay", "0"),  # replicas sync at once (default: 5 s)
+            *extra_args,
+        ]
         try:
             for _ in range(masters):
-                self.nodes.append(
-                    RedisServer(
-                        binary,
-                        [
-                            "--cluster-enabled",
-                            "yes",
-                            "--cluster-config-file",
-                            "nodes.conf",
-                            "--cluster-node-timeout",
-                            "5000",
-                            *extra_args,
-                        ],
-                        port=free_cluster_port(),
-                        tls=tls,
-                    )
-                )
+                self.nodes.append(RedisServer(binary, args, port=free_cluster_port(), tls=tls))
+            for _ in range(masters * replicas):
+                self.replicas.append(RedisServer(binary, args, port=free_cluster_port(), tls=tls))
             self._form()
         except BaseException:
             self.stop()
@@ -66,14 +63,34 @@ class LocalCluster:
                 c.execute_command("CLUSTER", "SET-CONFIG-EPOCH", index + 1)
                 c.execute_command("CLUSTER", "ADDSLOTS", *range(first, last + 1))
         with self._admin(self.nodes[0]) as first_node:
-            for node in self.nodes[1:]:
+            for node in self.nodes[1:] + self.replicas:
                 first_node.execute_command("CLUSTER", "MEET", node.host, node.port)
         self.wait_ok()
+        for index, replica in enumerate(self.replicas):
+            self._replicate(replica, self.nodes[index % len(self.nodes)])
+
+    def _replicate(self, replica: RedisServer, master: RedisServer, timeout: float = 30) -> None:
+        master_id = self.node_id(master)
+        deadline = time.monotonic() + timeout
+        with self._admin(replica) as c:
+            while True:
+                try:
+                    c.execute_command("CLUSTER", "REPLICATE", master_id)
+                    break
+                except redis.ResponseError:  # does not know the master yet
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            while c.info("replication").get("master_link_status") != "up":
+                if time.monotonic() > deadline:
+                    msg = f"replica {replica.port} did not sync with {master.port}"
+                    raise RuntimeError(msg)
+                time.sleep(0.05)
 
     def wait_ok(self, timeout: float = 30) -> None:
         """Until every node reports the cluster ok and knows every node and slot owner."""
         deadline = time.monotonic() + timeout
-        while not all(self._agrees(node) for node in self.nodes):
+        while not all(self._agrees(node) for node in self.nodes + self.replicas):
             if time.monotonic() > deadline:
                 msg = "local cluster did not reach cluster_state:ok"
                 raise RuntimeError(msg)
@@ -86,7 +103,7 @@ class LocalCluster:
                 info = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
             if info.get("cluster_state") != "ok":
                 return False
-            if int(info.get("cluster_known_nodes", 0)) != len(self.nodes):
+            if int(info.get("cluster_known_nodes", 0)) != len(self.nodes) + len(self.replicas):
                 return False
             owners = {n.port for n in self.nodes}
             seen = {int(entry[2][1]) for entry in c.execute_command("CLUSTER", "SLOTS")}
@@ -150,7 +167,7 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop every node."""
-        for node in self.nodes:
+        for node in self.nodes + self.replicas:
             node.stop()
 
     def __enter__(self) -> LocalCluster:

@@ -372,3 +372,29 @@ def test_per_node_pipelines_and_their_fallback(
         writer.run([("SET", "k3", "x"), ("SADD", "h", "m"), ("SET", "k4", "y")])
     assert (cc.get("k3"), cc.get("k4")) == ("x", "y")  # every reply was read
     client.close()
+
+
+def test_master_failover_while_loading() -> None:
+    with LocalCluster(need_server_binary(), replicas=1, node_timeout_ms=1000) as ha:
+        victim = ha.owner(key_slot(b":s"))  # the master holding the id counter
+        survivor = next(node for node in ha.nodes if node is not victim)
+        config = {
+            **ha.config(load_method="upsert", batch_size_rows=100),
+            "host": survivor.host,
+            "port": survivor.port,
+            "state_checkpoint_records": 100,
+        }
+        run = LiveRun(config, stream_lines(range(1, 1501), state_every=100), hold_after=700)
+        run.wait_for_states(5)
+        time.sleep(0.5)  # what was acknowledged reaches the replicas
+        victim.kill()
+        run.resume_input()
+        code, stderr = run.finish(timeout=120)
+        assert code == 0, stderr
+        assert run.states[-1] == {"s": 1500}
+        assert "retry" in stderr  # it did wait for the failover
+        with redis.RedisCluster(survivor.host, survivor.port, decode_responses=True) as client:
+            found = records(client)
+            assert found == {f":s:{i}": {"id": i, "v": f"v{i}"} for i in range(1, 1501)}
+            primaries = {node.port for node in client.get_primaries()}
+            assert victim.port not in primaries and len(primaries) == 3  # a replica took over
