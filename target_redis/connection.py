@@ -247,12 +247,6 @@ def check_cluster_settings(
             "forwards one node, and the cluster sends clients to all of them."
         )
         raise TargetRedisError(msg)
-    if int(config.get("wait_for_replicas") or 0):
-        msg = (
-            "Setting 'wait_for_replicas' is not supported with 'cluster_mode' (WAIT covers "
-            "one connection's writes; a cluster load writes through one per node)."
-        )
-        raise TargetRedisError(msg)
 
 
 def tls_connection_class(

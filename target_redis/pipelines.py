@@ -4,9 +4,10 @@ into one buffer, one send, then one reply read per command.
 For a cluster, the commands are grouped by the primary that owns each key's slot, and
 every node's buffer is sent before any reply is read, so the nodes work at the same
 time. A redirection, a node that went away or a command this module does not know
-returns None: the caller then sends the chunk through redis-py's ClusterPipeline,
-which follows MOVED / ASK and refreshes the slot map (every command the target
-pipelines is safe to send twice).
+returns None, and nothing was done by a command redirected: the caller then sends the
+chunk through redis-py's ClusterPipeline, which follows MOVED / ASK and refreshes the
+slot map (a chunk that is not a transaction is safe to send twice; a transaction that
+met a redirection was aborted whole).
 """
 
 from __future__ import annotations
@@ -18,12 +19,17 @@ import redis
 import redis.exceptions
 from redis.crc import key_slot
 
+from target_redis.errors import TargetRedisError
+
 if t.TYPE_CHECKING:
     from target_redis.layouts import Command
 
 # Commands whose only key is their first argument: their node is the key's slot owner.
 SINGLE_KEY_COMMANDS = frozenset(
-    {"HSET", "HMSET", "SET", "JSON.SET", "SADD", "XADD", "EXPIRE", "PERSIST", "UNLINK", "DEL"}
+    {
+        *("HSET", "HMSET", "SET", "JSON.SET", "SADD", "RPUSH", "XADD", "INCRBY"),
+        *("EXPIRE", "PERSIST", "UNLINK", "DEL"),
+    }
 )
 _REROUTE = (
     redis.exceptions.AskError,  # and MovedError
@@ -90,38 +96,67 @@ def send_packed(client: redis.Redis, chunk: t.Sequence[Command]) -> list[t.Any]:
     return replies
 
 
-def send_to_cluster(client: redis.RedisCluster, chunk: t.Sequence[Command]) -> bool:
-    """Send ``chunk`` per node; False when redis-py's ClusterPipeline must send it
-    instead (see the module docstring). Raises the first error reply otherwise."""
+def send_to_cluster(
+    client: redis.RedisCluster,
+    chunk: t.Sequence[Command],
+    *,
+    transaction: bool = False,
+    wait: tuple[int, int] | None = None,
+) -> list[t.Any] | None:
+    """Send ``chunk`` per node (a ``transaction`` only when its keys are on one node);
+    with ``wait`` (replicas, ms), each node's pipeline ends with WAIT on its own
+    connection. Returns the replies in chunk order, or None when redis-py's
+    ClusterPipeline must send it instead (see the module docstring). Raises the first
+    error reply, or TargetRedisError when a node's replicas did not acknowledge."""
     if not all(command[0] in SINGLE_KEY_COMMANDS for command in chunk):
-        return False
+        return None
     groups: dict[str, tuple[t.Any, list[int]]] = {}
     try:
         for index, command in enumerate(chunk):
             node = client.nodes_manager.get_node_from_slot(key_slot(command[1].encode()))
             groups.setdefault(node.name, (node, []))[1].append(index)
     except redis.exceptions.SlotNotCoveredError:
-        return False
-    pipelines = [
-        (PackedPipeline(node.redis_connection, [chunk[i] for i in indexes]), indexes)
-        for node, indexes in groups.values()
-    ]
-    replies: list[t.Any] = [None] * len(chunk)
+        return None
+    if transaction and len(groups) > 1:
+        return None
+    sent = []
+    for node, indexes in groups.values():
+        commands = [chunk[i] for i in indexes]
+        if transaction:
+            commands = [("MULTI",), *commands, ("EXEC",)]
+        if wait:
+            commands.append(("WAIT", str(wait[0]), str(wait[1])))
+        sent.append((node, indexes, PackedPipeline(node.redis_connection, commands)))
+    answers = []
     try:
-        for pipeline, _ in pipelines:
+        for _, _, pipeline in sent:
             pipeline.send()
-        for pipeline, indexes in pipelines:
-            for index, reply in zip(indexes, pipeline.read(), strict=True):
-                replies[index] = reply
+        for node, indexes, pipeline in sent:
+            answers.append((node, indexes, pipeline.read()))
     except (redis.ConnectionError, redis.TimeoutError):
-        return False
+        return None
     finally:
-        for pipeline, _ in pipelines:
+        for _, _, pipeline in sent:
             pipeline.close(broken=True)  # only those left unread
-    if any(isinstance(reply, _REROUTE) for reply in replies):
-        return False
-    raise_first(chunk, replies)
-    return True
+    if any(isinstance(r, _REROUTE) for _, _, replies in answers for r in replies):
+        return None
+    results: list[t.Any] = [None] * len(chunk)
+    for node, indexes, replies in answers:
+        commands = [chunk[i] for i in indexes]
+        body = replies[:-1] if wait else replies
+        if transaction:
+            raise_first([("MULTI",), *commands, ("EXEC",)], body)
+            body = body[-1]  # EXEC's reply: each command's outcome
+        raise_first(commands, body)
+        for index, reply in zip(indexes, body, strict=True):
+            results[index] = reply
+        if wait and int(replies[-1]) < wait[0]:
+            msg = (
+                f"Only {replies[-1]} of {wait[0]} replicas of node {node.name} acknowledged "
+                f"a batch within {wait[1]} ms (setting 'wait_for_replicas')."
+            )
+            raise TargetRedisError(msg)
+    return results
 
 
 def raise_first(chunk: t.Sequence[Command], replies: t.Sequence[t.Any]) -> None:

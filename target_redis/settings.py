@@ -52,7 +52,7 @@ SCHEMA = th.PropertiesList(
             "Write to a Redis Cluster: `host`/`port` (or `url`) name any node and the "
             "others are discovered. Keys go to the nodes owning their slots; redirections "
             "during a resharding are followed. `db` must be 0; not combinable with "
-            "`tunnel_method` or `wait_for_replicas`. With TLS, each node's certificate "
+            "`tunnel_method`. With TLS, each node's certificate "
             "must match the address the cluster announces for it."
         ),
     ),
@@ -269,8 +269,9 @@ SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=0,
         description=(
-            "After each pipeline, `WAIT` until this many replicas acknowledged it; fewer "
-            "within `wait_timeout_ms` fails the run (no state for that data). 0: off."
+            "After each pipeline, `WAIT` until this many replicas acknowledged it (in a "
+            "cluster: the replicas of every master written to); fewer within "
+            "`wait_timeout_ms` fails the run (no state for that data). 0: off."
         ),
     ),
     th.Property(

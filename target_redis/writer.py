@@ -8,10 +8,12 @@ ids, never a reuse.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import functools
 import json
+import time
 import typing as t
 
 import redis
@@ -28,6 +30,7 @@ if t.TYPE_CHECKING:
     from target_redis.layouts import Command
 
 _PIPELINE_CHUNK = 5000
+_RESEND_ATTEMPTS = 8
 _SCAN_COUNT = 1000
 
 
@@ -54,9 +57,18 @@ class Writer:
 
     def reserve_ids(self, counter_key: str, count: int) -> int:
         """Advance the counter by ``count`` with one INCRBY; return the first id."""
-        last = self.retrier.call(
-            f"reserving ids at {counter_key}", lambda: int(self.client.incrby(counter_key, count))
+        return self.retrier.call(
+            f"reserving ids at {counter_key}", lambda: self._reserve(counter_key, count)
         )
+
+    def _reserve(self, counter_key: str, count: int) -> int:
+        if isinstance(self.client, redis.Redis) or not self.wait_replicas:
+            last = int(self.client.incrby(counter_key, count))
+        else:  # the counter's node WAITs too: a failover must not hand its ids out again
+            replies = self._send_to_cluster(
+                self.client, [("INCRBY", counter_key, str(count))], False
+            )
+            last = int(replies[0])
         return last - count + 1
 
     def read_counter(self, counter_key: str) -> int:
@@ -81,13 +93,7 @@ class Writer:
 
     def _send(self, chunk: t.Sequence[Command], *, transaction: bool = False) -> None:
         if not isinstance(self.client, redis.Redis):
-            if not transaction and send_to_cluster(self.client, chunk):
-                return
-            # redis-py's cluster pipeline: per node as well, follows MOVED / ASK.
-            with self.client.pipeline(transaction=transaction) as pipe:
-                for command in chunk:
-                    pipe.execute_command(*command)
-                pipe.execute()
+            self._send_to_cluster(self.client, chunk, transaction)
             return
         packed = list(chunk)
         if transaction:
@@ -101,6 +107,32 @@ class Writer:
                 f"batch within {self.wait_timeout_ms} ms (setting 'wait_for_replicas')."
             )
             raise TargetRedisError(msg)
+
+    def _send_to_cluster(
+        self, client: redis.RedisCluster, chunk: t.Sequence[Command], transaction: bool
+    ) -> list[t.Any]:
+        wait = (self.wait_replicas, self.wait_timeout_ms) if self.wait_replicas else None
+        replies = send_to_cluster(client, chunk, transaction=transaction, wait=wait)
+        if replies is not None:
+            return replies
+        if wait:
+            # redis-py's pipeline cannot WAIT on the connections it wrote with: refresh
+            # the slot map and send again (a redirected command did nothing); while
+            # slots keep moving, the retrier takes over.
+            for attempt in range(1, _RESEND_ATTEMPTS + 1):
+                with contextlib.suppress(redis.RedisError, redis.exceptions.RedisClusterException):
+                    client.nodes_manager.initialize()
+                replies = send_to_cluster(client, chunk, transaction=transaction, wait=wait)
+                if replies is not None:
+                    return replies
+                time.sleep(0.01 * attempt)
+            msg = "slots are moving or a node is unreachable; resending to WAIT for replicas"
+            raise redis.exceptions.TryAgainError(msg)
+        # redis-py's cluster pipeline: per node as well, follows MOVED / ASK.
+        with client.pipeline(transaction=transaction) as pipe:
+            for command in chunk:
+                pipe.execute_command(*command)
+            return list(pipe.execute())
 
     def read_values(self, keys: t.Sequence[str], layout: Layout) -> list[str | None]:
         """The stored record JSON at each key (per-record cache types), in one pipeline."""

@@ -199,7 +199,6 @@ def test_key_pattern_user_on_every_node(cluster: LocalCluster, cc: redis.RedisCl
     ("extra", "message"),
     [
         ({"db": 2}, "a Redis Cluster has only database 0"),
-        ({"wait_for_replicas": 1}, "'wait_for_replicas' is not supported with 'cluster_mode'"),
         (
             {
                 "tunnel_method": {
@@ -283,9 +282,14 @@ def reshuffle(
     return done
 
 
-@pytest.mark.parametrize("method", ["append-only", "upsert"])
-def test_resharding_while_loading_loses_nothing(method: str) -> None:
-    with LocalCluster(need_server_binary()) as moving:
+@pytest.mark.parametrize(
+    ("method", "replicas"),
+    [("append-only", 0), ("upsert", 0), pytest.param("upsert", 1, id="upsert-wait_for_replicas")],
+)
+def test_resharding_while_loading_loses_nothing(method: str, replicas: int) -> None:
+    # With replicas, every chunk also WAITs for them: a redirected chunk is resent
+    # (not handed to redis-py, which cannot WAIT on its own connections).
+    with LocalCluster(need_server_binary(), replicas=replicas) as moving:
         first = stream_lines(range(1, 1501), tag="a", state_every=100)
         again = stream_lines(range(1, 1501), tag="b", state_every=100)[1:]
         # The counter's slot (hit every batch) and the slots of 300 record keys keep moving.
@@ -295,7 +299,7 @@ def test_resharding_while_loading_loses_nothing(method: str) -> None:
             moved = pool.submit(reshuffle, moving, slots, key_slot(b":s"), stop)
             time.sleep(0.2)
             run = LiveRun(
-                moving.config(load_method=method, batch_size_rows=100),
+                moving.config(load_method=method, batch_size_rows=100, wait_for_replicas=replicas),
                 first + again,
                 chunk=100,
                 pause=0.1,
@@ -398,3 +402,23 @@ def test_master_failover_while_loading() -> None:
             assert found == {f":s:{i}": {"id": i, "v": f"v{i}"} for i in range(1, 1501)}
             primaries = {node.port for node in client.get_primaries()}
             assert victim.port not in primaries and len(primaries) == 3  # a replica took over
+
+
+def test_wait_for_replicas_on_every_master() -> None:
+    with LocalCluster(need_server_binary(), replicas=1) as ha:
+        config = ha.config(load_method="upsert", batch_size_rows=50, wait_for_replicas=1)
+        assert run_target(config, lines(range(1, 301), "a")).states == [{"s": 300}]
+        # Right away, without waiting: every record is on a replica already.
+        on_replicas = []
+        for replica in ha.replicas:
+            with replica.client() as client:
+                on_replicas += list(client.scan_iter(match=":s:*"))
+        assert sorted(on_replicas) == sorted(f":s:{i}" for i in range(1, 301))
+        counter_replica = ha.replicas[ha.nodes.index(ha.owner(key_slot(b":s")))]
+        with counter_replica.client(single_connection_client=True) as client:
+            client.execute_command("READONLY")
+            assert client.get(":s") == "300"  # the id counter was waited for too
+        done = run_cli({**config, "wait_for_replicas": 2}, lines([1], "b"))
+        assert done.returncode == 1 and done.stdout == ""
+        assert "Only 1 of 2 replicas of node 127.0.0.1:" in done.stderr
+        assert "(setting 'wait_for_replicas')" in done.stderr
