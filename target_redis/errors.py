@@ -68,12 +68,9 @@ INPUT_ERRORS = (
     MissingKeyPropertiesError,
     RecordsWithoutSchemaException,
 )
-EXPECTED_ERRORS = (
-    TargetRedisError,
-    redis.RedisError,
-    redis.exceptions.RedisClusterException,
-    *INPUT_ERRORS,
-)
+# What redis-py raises: RedisError, and (cluster client) RedisClusterException.
+REDIS_ERRORS = (redis.RedisError, redis.exceptions.RedisClusterException)
+EXPECTED_ERRORS = (TargetRedisError, *REDIS_ERRORS, *INPUT_ERRORS)
 _MAX_MESSAGE = 500
 
 

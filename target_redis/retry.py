@@ -1,9 +1,10 @@
 """Retries of transient Redis failures: capped exponential backoff, bounded total time.
 
 Transient: a dropped or refused connection, a timeout, a server still loading its
-data after a restart, a cluster briefly without a master or moving slots. Everything else (refused
-credentials or permissions, OOM under ``noeviction``, a read-only replica, a key of
-the wrong type, an unknown command) fails at once: retrying cannot fix it.
+data after a restart, a cluster briefly without a master or moving slots. Everything
+else (refused credentials or permissions, OOM under ``noeviction``, a read-only
+replica, a key of the wrong type, an unknown command) fails at once: retrying cannot
+fix it.
 """
 
 from __future__ import annotations

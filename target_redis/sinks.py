@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import typing as t
 
-import redis
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.helpers._compat import (
     date_fromisoformat,
@@ -17,7 +16,12 @@ from singer_sdk.sinks import BatchSink
 
 from target_redis import layouts
 from target_redis.cache_types import APPEND, OVERWRITE, UPSERT
-from target_redis.errors import BadInputError, TargetRedisError, explain_redis_error
+from target_redis.errors import (
+    REDIS_ERRORS,
+    BadInputError,
+    TargetRedisError,
+    explain_redis_error,
+)
 from target_redis.keys import encode_pk, record_key, stream_key
 from target_redis.layouts import Row
 from target_redis.validation import CompiledValidator
@@ -193,7 +197,7 @@ class RedisSink(BatchSink):
             else:
                 written = self._write_append(rows)
             self.progress.add(written)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             detail = explain_redis_error(exc)
             msg = (
                 f"Stream '{self.stream_name}': writing a batch of {len(rows)} records "

@@ -9,7 +9,6 @@ import time
 import typing as t
 
 import click
-import redis
 from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
@@ -24,6 +23,7 @@ from target_redis.cache_types import layout_from
 from target_redis.connection import connect, endpoint
 from target_redis.errors import (
     EXPECTED_ERRORS,
+    REDIS_ERRORS,
     BadInputError,
     Interrupted,
     TargetRedisError,
@@ -248,7 +248,7 @@ class TargetRedis(Target):
         self._drain_all(list(self._sinks_active.values()), self.max_parallelism)
         try:
             self.overwrites.finish()
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             msg = f"Removing the records of earlier runs (overwrite) failed: {exc}"
             raise TargetRedisError(msg) from exc
         super().process_endofpipe()
