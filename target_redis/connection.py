@@ -217,6 +217,11 @@ def connect_error(exc: Exception, target: Endpoint, where: str) -> TargetRedisEr
     ):
         exc = exc.__cause__  # what the node said (e.g. refused credentials)
     detail = " ".join(str(exc).split())
+    if "cluster mode is not enabled" in detail.lower():
+        return TargetRedisError(
+            f"Redis at {where} is not a cluster node (cluster mode is not enabled); "
+            "leave 'cluster_mode' off for a standalone server."
+        )
     if isinstance(exc, redis.AuthenticationError):
         who = f"user '{target.username}'" if target.username else "password"
         return TargetRedisError(f"Redis at {where} refused the credentials ({who}): {detail}")
