@@ -68,7 +68,7 @@ class Layout:
         return dataclasses.replace(
             self,
             hash_set="HSET" if server.has_multi_field_hset else "HMSET",
-            keep_ttl=server.version >= (6, 0),
+            keep_ttl=server.has_keepttl,
         )
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:

@@ -14,7 +14,7 @@ import redis
 import redis.connection
 import redis.exceptions
 
-from target_redis.errors import TargetRedisError
+from target_redis.errors import REDIS_ERRORS, TargetRedisError
 from target_redis.tls import DISABLE, build_context, tls_mode
 
 if t.TYPE_CHECKING:
@@ -45,6 +45,11 @@ class ServerInfo:
     @property
     def has_scan_type(self) -> bool:
         """SCAN ... TYPE exists from Redis 6.0."""
+        return self.version >= (6, 0)
+
+    @property
+    def has_keepttl(self) -> bool:
+        """SET ... KEEPTTL exists from Redis 6.0."""
         return self.version >= (6, 0)
 
     @property
@@ -149,8 +154,7 @@ class Connection:
 
     def close(self) -> None:
         """Close the client and the tunnel (safe to call twice)."""
-        if self.client is not None:
-            self.client.close()
+        self.client.close()
         if self._forwarder is not None:
             self._forwarder.stop(force=True)
             self._forwarder = None
@@ -195,19 +199,23 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
         # reach (through a tunnel: the real Redis host; in a cluster: each node).
         name = target.host if forwarder is not None else None
         kwargs["connection_class"] = tls_connection_class(context, name)
-    connection = Connection(None, ServerInfo((0,)), where, forwarder)  # type: ignore[arg-type]
+    client: redis.Redis | redis.RedisCluster | None = None
     try:
         if cluster:
-            connection.client = cluster_client(kwargs)
+            client = cluster_client(kwargs)
         else:
-            pool = redis.ConnectionPool(db=target.db, **kwargs)
-            connection.client = redis.Redis(connection_pool=pool)
-            connection.client.ping()
-        connection.server = server_info(connection.client, where)
-    except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
-        connection.close()
-        raise connect_error(exc, target, where) from None
-    return connection
+            client = redis.Redis(connection_pool=redis.ConnectionPool(db=target.db, **kwargs))
+            client.ping()
+        server = server_info(client, where)
+    except BaseException as exc:  # a refusal too: nothing stays open
+        if client is not None:
+            client.close()
+        if forwarder is not None:
+            forwarder.stop(force=True)
+        if isinstance(exc, REDIS_ERRORS):
+            raise connect_error(exc, target, where) from None
+        raise
+    return Connection(client, server, where, forwarder)
 
 
 def connect_error(exc: Exception, target: Endpoint, where: str) -> TargetRedisError:
