@@ -27,8 +27,8 @@ import typing as t
 from pathlib import Path
 
 from benchmarks import generate
-from target_redis.devcluster import LocalCluster
-from target_redis.devserver import RedisServer, find_server_binary
+from devtools.cluster import LocalCluster
+from devtools.server import RedisServer, find_server_binary
 
 PY = sys.executable
 

@@ -9,10 +9,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from target_redis.devcluster import LocalCluster
-from target_redis.devserver import RedisServer, find_server_binary
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # devtools/ (throwaway servers) lives in the checkout only
+
+from devtools.cluster import LocalCluster  # noqa: E402
+from devtools.server import RedisServer, find_server_binary  # noqa: E402
+
 FIELD_ORDER = {"_airbyte_ab_id": 0, "_airbyte_emitted_at": 1, "_airbyte_data": 2}
 
 

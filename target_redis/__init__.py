@@ -1,1 +1,3 @@
-"""target-redis: a Singer target that loads into Redis (Airbyte-compatible layout)."""
+"""target-redis: a Singer target for Redis."""
+
+__version__ = "0.1.0"

@@ -8,68 +8,63 @@ import typing as t
 import redis
 import redis.exceptions
 
-from target_redis.cache_types import temp_key_for
+from target_redis.cache_types import RecordType
 from target_redis.errors import TargetRedisError
-from target_redis.keys import escape_glob, stream_key
+from target_redis.keys import escape_glob, side_key, stream_key
 
 if t.TYPE_CHECKING:
-    from target_redis.cache_types import Layout
+    from target_redis.cache_types import CacheType
     from target_redis.connection import ServerInfo
 
 PROBE_STREAM = "__target_redis_check__"
 
 
-def probe_keys(namespace: str, layout: Layout, load_method: str) -> tuple[str, str]:
-    """The two keys the check writes, as the load would: the stream's counter and a
-    record; for a single-key overwrite, the stream key and the temporary key it is
-    built in (same cluster slot)."""
+def probe_keys(namespace: str, cache: CacheType, load_method: str) -> tuple[str, str, str]:
+    """The keys the check writes, as the load would: the stream's counter, a record
+    (for a single-key overwrite, the temporary key it is built in) and the manifest."""
     counter = stream_key(namespace, PROBE_STREAM)
-    if layout.cache.single_key and load_method == "overwrite":
-        return counter, temp_key_for(namespace, PROBE_STREAM, "check")
-    return counter, f"{counter}:1"
+    manifest = side_key(namespace, PROBE_STREAM, "manifest")
+    if cache.single_key and load_method == "overwrite":
+        return counter, side_key(namespace, PROBE_STREAM, "tmp:check"), manifest
+    return counter, f"{counter}:1", manifest
 
 
 def needed_commands(
-    layout: Layout, load_method: str, delete_command: str, counter: str, record: str
+    cache: CacheType,
+    load_method: str,
+    delete_command: str,
+    keys: tuple[str, str, str],
 ) -> list[tuple[str, ...]]:
-    """The commands (on the probe keys) that a load with this layout and method runs."""
-    cache = layout.cache
-    if cache.single_key:
-        key = record if load_method == "overwrite" else counter  # record: the temp key
-        add = {
-            "set": ("SADD", key, "{}"),
-            "list": ("RPUSH", key, "{}"),
-            "stream": ("XADD", key, "*", "_airbyte_data", "{}"),
-        }[cache.name]
-        commands: list[tuple[str, ...]] = [add]
-        if load_method == "overwrite":
+    """The commands (on the probe keys) that a load with this cache type and method runs."""
+    counter, record, manifest_key = keys
+    overwrite = load_method == "overwrite"
+    manifest = ("HSET", manifest_key, "cache_type", "x")
+    if not isinstance(cache, RecordType):
+        key = record if overwrite else counter  # record: the temp key
+        commands: list[tuple[str, ...]] = [*cache.probe_commands(key), manifest]
+        if overwrite:
             commands += [("EXISTS", record), ("RENAME", record, counter), ("PERSIST", counter)]
     else:
-        write = {
-            "hash": (layout.hash_set, record, "_airbyte_ab_id", "1"),
-            "string": ("SET", record, "{}"),
-            "json": ("JSON.SET", record, "$", "{}"),
-        }[cache.name]
-        commands = [("INCRBY", counter, "1"), write]
-        if load_method == "overwrite":
+        commands = [("INCRBY", counter, "1"), *cache.probe_commands(record), manifest]
+        if overwrite:
             commands += [
-                ("GET", counter),
+                ("TYPE", record),
                 ("SCAN", "0", "MATCH", escape_glob(record), "COUNT", "10"),
             ]
-        if load_method == "upsert":
-            commands.append(layout.read_command(record))
-    if layout.ttl_seconds:
+        if load_method != "append-only":
+            commands.append(cache.read_command(record))
+    if cache.ttl_seconds:
         commands.append(("EXPIRE", record, "60"))
-    if load_method in ("overwrite", "upsert"):
+    if load_method != "append-only":
         commands.append((delete_command, record))
     return commands
 
 
 def check_module(
-    client: redis.Redis | redis.RedisCluster, layout: Layout, where: str, probe_key: str
+    client: redis.Redis | redis.RedisCluster, cache: CacheType, where: str, probe_key: str
 ) -> None:
     """Refuse a cache type whose module command the server lacks (e.g. RedisJSON)."""
-    command = layout.cache.module_command
+    command = cache.module_command
     if command is None:
         return
     read = command.split(".")[0] + ".GET"  # harmless on a missing key
@@ -80,7 +75,7 @@ def check_module(
         # the servers' COMMAND table, says the command "doesn't exist".
         if any(words in str(exc).lower() for words in ("unknown command", "doesn't exist")):
             msg = (
-                f"Setting 'cache_type: {layout.cache.name}' needs the {command} command "
+                f"Setting 'cache_type: {cache.name}' needs the {command} command "
                 f"(the RedisJSON module), which Redis at {where} does not have."
             )
             raise TargetRedisError(msg) from None
@@ -92,7 +87,7 @@ def check_write_access(
     *,
     username: str | None,
     namespace: str,
-    layout: Layout,
+    cache: CacheType,
     load_method: str,
     delete_command: str,
     where: str,
@@ -103,12 +98,10 @@ def check_write_access(
     commands on probe keys under the namespace and removes them. Returns how it
     checked, for the log.
     """
-    counter, record = probe_keys(namespace, layout, load_method)
-    check_module(client, layout, where, record)
-    commands = needed_commands(layout, load_method, delete_command, counter, record)
-    transaction = layout.cache.transactional or (
-        layout.cache.single_key and load_method == "overwrite"
-    )
+    keys = probe_keys(namespace, cache, load_method)
+    check_module(client, cache, where, keys[1])
+    commands = needed_commands(cache, load_method, delete_command, keys)
+    transaction = cache.transactional or (cache.single_key and load_method == "overwrite")
     who = f"user '{username}'" if username else "the default user"
     if server.version >= (7, 0):
         try:
@@ -118,16 +111,14 @@ def check_write_access(
                     _refuse(command[0], who, where, str(reply))
             # Permissions are fine; one real write still catches a read-only
             # replica or a server that is out of memory.
-            _probe(
-                client, [commands[0]], transaction, delete_command, (counter, record), who, where
-            )
+            _probe(client, [commands[0]], transaction, delete_command, keys, who, where)
             return "ACL DRYRUN"
         except redis.exceptions.NoPermissionError:
             pass  # may not run ACL itself: probe instead
         except redis.ResponseError as exc:
             if "DRYRUN" not in str(exc).upper() and "unknown" not in str(exc).lower():
                 raise
-    _probe(client, commands, transaction, delete_command, (counter, record), who, where)
+    _probe(client, commands, transaction, delete_command, keys, who, where)
     return "probe keys"
 
 
@@ -136,7 +127,7 @@ def _probe(
     commands: list[tuple[str, ...]],
     transaction: bool,
     delete_command: str,
-    keys: tuple[str, str],
+    keys: tuple[str, ...],
     who: str,
     where: str,
 ) -> None:

@@ -1,8 +1,13 @@
 """The Redis data types a stream can be written as (the ``cache_type`` setting).
 
-Pure: what each type supports and the commands that write rows in it. Per-record
-types (hash, string, json) put each record at ``N:S:<id>`` (or ``N:S:<key>`` under
-upsert); single-key types (set, list, stream) keep the whole stream in ``N:S``.
+One class per type, holding everything about it: the commands that write records,
+read them back and rewrite them, what ``TYPE`` reports for its keys, the commands the
+access check probes, TTL handling, and whether the stream is one key or a key per
+record. Adding a type means adding one class here and naming it in ``CACHE_TYPES``.
+
+Pure: commands only (tuples of strings as sent to Redis), no I/O. Per-record types
+put each record at its own key (``N:S:<id>`` or ``N:S:<key>``); single-key types keep
+the whole stream in ``N:S``.
 """
 
 from __future__ import annotations
@@ -13,178 +18,246 @@ import json
 import typing as t
 import uuid
 
-from redis.crc import key_slot
-
-from target_redis.errors import TargetRedisError
-from target_redis.keys import stream_key
-from target_redis.layouts import AB_ID, DATA, EMITTED_AT, Command, Row, encode_data
+from target_redis.rows import AB_ID, DATA, EMITTED_AT, Command, Row, encode_data
 
 if t.TYPE_CHECKING:
     from target_redis.connection import ServerInfo
 
-APPEND, OVERWRITE, UPSERT = "append-only", "overwrite", "upsert"
 _MEMBERS_PER_COMMAND = 1000
+
+_Self = t.TypeVar("_Self", bound="CacheType")
 
 
 @dataclasses.dataclass(frozen=True)
 class CacheType:
-    """What one ``cache_type`` is and supports."""
+    """A cache type with the settings and server facts that shape its commands."""
 
-    name: str
-    single_key: bool
-    load_methods: tuple[str, ...]
-    redis_type: str
-    """What Redis TYPE reports for its keys (used to filter SCANs)."""
-    transactional: bool = False
-    """Chunks run in MULTI/EXEC (non-idempotent pushes: a chunk lands whole or not)."""
-    module_command: str | None = None
-    """A command the server must have (a module)."""
+    name: t.ClassVar[str]
+    summary: t.ClassVar[str]
+    """One line for the setting's description."""
+    single_key: t.ClassVar[bool]
+    """The whole stream is one key ``N:S`` (records have no key of their own)."""
+    redis_type: t.ClassVar[str]
+    """What Redis ``TYPE`` reports for its keys."""
+    transactional: t.ClassVar[bool] = False
+    """Writes run in MULTI/EXEC per chunk (pushes that must not land twice)."""
+    module_command: t.ClassVar[str | None] = None
+    """A command the server must have (a module's)."""
 
-
-CACHE_TYPES = {
-    "hash": CacheType("hash", False, (APPEND, OVERWRITE, UPSERT), "hash"),
-    "string": CacheType("string", False, (APPEND, OVERWRITE, UPSERT), "string"),
-    "json": CacheType(
-        "json", False, (APPEND, OVERWRITE, UPSERT), "ReJSON-RL", module_command="JSON.SET"
-    ),
-    "set": CacheType("set", True, (APPEND, OVERWRITE), "set"),
-    "list": CacheType("list", True, (APPEND, OVERWRITE), "list", transactional=True),
-    "stream": CacheType("stream", True, (APPEND, OVERWRITE), "stream", transactional=True),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Layout:
-    """How rows become commands: the cache type and the settings that shape it."""
-
-    cache: CacheType
     ttl_seconds: int = 0
     stream_maxlen: int = 0
     hash_set: str = "HSET"  # HMSET before Redis 4.0
     keep_ttl: bool = True  # SET ... KEEPTTL exists from Redis 6.0
 
-    def for_server(self, server: ServerInfo) -> Layout:
-        """This layout with the commands the server has."""
+    def for_server(self: _Self, server: ServerInfo) -> _Self:
+        """This cache type with the commands the server has."""
         return dataclasses.replace(
             self,
             hash_set="HSET" if server.has_multi_field_hset else "HMSET",
             keep_ttl=server.has_keepttl,
         )
 
-    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
-        """Commands writing one record at its own key (per-record types)."""
-        name = self.cache.name
-        if name == "hash":
-            command: Command = (
-                self.hash_set,
-                key,
-                AB_ID,
-                str(ab_id),
-                EMITTED_AT,
-                str(row.emitted_at),
-                DATA,
-                row.text,
-            )
-        elif name == "string":
-            command = ("SET", key, row.text)
-            if self.ttl_seconds:
-                return [(*command, "EX", str(self.ttl_seconds))]
-        else:
-            command = ("JSON.SET", key, "$", row.text)
-        return [command, *self.expire(key)]
+    def expire(self, key: str) -> list[Command]:
+        """EXPIRE for ``key`` when ``ttl_seconds`` is set (a rewrite refreshes it)."""
+        return [("EXPIRE", key, str(self.ttl_seconds))] if self.ttl_seconds else []
 
-    def single_key_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
-        """Commands adding rows, in order, to a single-key stream."""
-        name = self.cache.name
-        commands: list[Command] = []
-        if name in ("set", "list"):
-            verb = "SADD" if name == "set" else "RPUSH"
-            for start in range(0, len(rows), _MEMBERS_PER_COMMAND):
-                chunk = rows[start : start + _MEMBERS_PER_COMMAND]
-                commands.append((verb, key, *(row.text for row in chunk)))
-        else:
-            trim = ("MAXLEN", "~", str(self.stream_maxlen)) if self.stream_maxlen else ()
-            for row in rows:
-                commands.append(
-                    (
-                        "XADD",
-                        key,
-                        *trim,
-                        "*",
-                        AB_ID,
-                        str(uuid.uuid4()),
-                        EMITTED_AT,
-                        str(row.emitted_at),
-                        DATA,
-                        row.text,
-                    )
-                )
-        return [*commands, *self.expire(key)] if commands else []
+    def probe_commands(self, key: str) -> list[Command]:
+        """One write of this type at ``key``, for the access check."""
+        raise NotImplementedError
+
+
+class RecordType(CacheType):
+    """A key per record."""
+
+    single_key = False
+
+    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
+        """Commands writing one record at its own key."""
+        raise NotImplementedError
 
     def read_command(self, key: str) -> Command:
-        """Command reading a stored record's JSON (per-record types)."""
-        name = self.cache.name
-        if name == "hash":
-            return ("HGET", key, DATA)
-        if name == "string":
-            return ("GET", key)
+        """Command reading a stored record's JSON."""
+        raise NotImplementedError
+
+    def stored_text(self, reply: str | None) -> str | None:
+        """The record JSON from ``read_command``'s reply."""
+        return reply
+
+    def rewrite_commands(self, key: str, text: str) -> list[Command]:
+        """Replace a stored record's JSON in place, keeping its other fields and TTL."""
+        raise NotImplementedError
+
+
+class SingleKeyType(CacheType):
+    """The whole stream in one key."""
+
+    single_key = True
+
+    def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """Commands adding rows, in record order, to the stream's key."""
+        raise NotImplementedError
+
+
+class HashType(RecordType):
+    """Airbyte's layout: a HASH per record with ``_airbyte_ab_id``,
+    ``_airbyte_emitted_at`` and ``_airbyte_data``."""
+
+    name = "hash"
+    summary = "`hash` (Airbyte's layout)"
+    redis_type = "hash"
+
+    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
+        """HSET of the three Airbyte fields."""
+        fields = (AB_ID, str(ab_id), EMITTED_AT, str(row.emitted_at), DATA, row.text)
+        return [(self.hash_set, key, *fields), *self.expire(key)]
+
+    def read_command(self, key: str) -> Command:
+        """HGET of ``_airbyte_data``."""
+        return ("HGET", key, DATA)
+
+    def rewrite_commands(self, key: str, text: str) -> list[Command]:
+        """HSET of ``_airbyte_data`` alone."""
+        return [("HSET", key, DATA, text)]
+
+    def probe_commands(self, key: str) -> list[Command]:
+        """An HSET."""
+        return [(self.hash_set, key, AB_ID, "1")]
+
+
+class StringType(RecordType):
+    """A STRING per record: the record's JSON."""
+
+    name = "string"
+    summary = "`string` (the record's JSON)"
+    redis_type = "string"
+
+    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
+        """SET (with EX when ``ttl_seconds`` is set)."""
+        if self.ttl_seconds:
+            return [("SET", key, row.text, "EX", str(self.ttl_seconds))]
+        return [("SET", key, row.text)]
+
+    def read_command(self, key: str) -> Command:
+        """GET."""
+        return ("GET", key)
+
+    def rewrite_commands(self, key: str, text: str) -> list[Command]:
+        """SET ... KEEPTTL (before Redis 6.0: SET, then the TTL again)."""
+        if self.keep_ttl:
+            return [("SET", key, text, "KEEPTTL")]
+        return [("SET", key, text), *self.expire(key)]
+
+    def probe_commands(self, key: str) -> list[Command]:
+        """A SET."""
+        return [("SET", key, "{}")]
+
+
+class JsonType(RecordType):
+    """A RedisJSON document per record."""
+
+    name = "json"
+    summary = "`json` (a RedisJSON document; needs the module)"
+    redis_type = "ReJSON-RL"
+    module_command = "JSON.SET"
+
+    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
+        """JSON.SET at the root."""
+        return [("JSON.SET", key, "$", row.text), *self.expire(key)]
+
+    def read_command(self, key: str) -> Command:
+        """JSON.GET of the root."""
         return ("JSON.GET", key, "$")
 
     def stored_text(self, reply: str | None) -> str | None:
-        """The record JSON from ``read_command``'s reply (JSON.GET with a path
-        answers a one-element array)."""
-        if self.cache.name != "json" or not reply:
+        """JSON.GET with a path answers a one-element array."""
+        if not reply:
             return reply
         items = json.loads(reply, parse_float=decimal.Decimal)
         return encode_data(items[0]) if items else None
 
     def rewrite_commands(self, key: str, text: str) -> list[Command]:
-        """Replace a stored record's JSON in place, keeping its other fields and TTL
-        (a string on a server without KEEPTTL gets ``ttl_seconds`` again)."""
-        name = self.cache.name
-        if name == "hash":
-            return [("HSET", key, DATA, text)]
-        if name == "string":
-            if self.keep_ttl:
-                return [("SET", key, text, "KEEPTTL")]
-            return [("SET", key, text), *self.expire(key)]
+        """JSON.SET at the root (keeps the TTL)."""
         return [("JSON.SET", key, "$", text)]
 
-    def expire(self, key: str) -> list[Command]:
-        """EXPIRE for ``key`` when ``ttl_seconds`` is set (a rewrite refreshes it)."""
-        return [("EXPIRE", key, str(self.ttl_seconds))] if self.ttl_seconds else []
+    def probe_commands(self, key: str) -> list[Command]:
+        """A JSON.SET."""
+        return [("JSON.SET", key, "$", "{}")]
 
 
-def temp_key_for(namespace: str, stream: str, run_id: str) -> str:
-    """Where a single-key overwrite of ``N:S`` is built: a key in the same cluster slot
-    (so RENAME can swap it in), under the namespace prefix ``N:`` (so key-pattern ACLs
-    that allow the namespace allow it) and outside the stream's ``N:S:`` records."""
-    key = stream_key(namespace, stream)
-    tag = hash_tag(key) or key
-    suffix = f"target-redis-tmp:{run_id}:{stream}"
-    for candidate in (f"{namespace}:{{{tag}}}:{suffix}", f"{{{tag}}}:{suffix}"):
-        if key_slot(candidate.encode()) == key_slot(key.encode()):
-            return candidate
-    return f"{key}.{suffix}"  # no same-slot name exists (a '}' in the name)
+class SetType(SingleKeyType):
+    """A SET of the records' JSON (identical records count once)."""
+
+    name = "set"
+    summary = "`set` (members: record JSON)"
+    redis_type = "set"
+
+    def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """SADD, 1000 members a command."""
+        return _members("SADD", key, rows) + (self.expire(key) if rows else [])
+
+    def probe_commands(self, key: str) -> list[Command]:
+        """An SADD."""
+        return [("SADD", key, "{}")]
 
 
-def hash_tag(key: str) -> str | None:
-    """The part of ``key`` that Redis Cluster hashes, when it is not the whole key."""
-    start = key.find("{")
-    end = key.find("}", start + 1) if start >= 0 else -1
-    return key[start + 1 : end] if start >= 0 and end > start + 1 else None
+class ListType(SingleKeyType):
+    """A LIST of the records' JSON, in record order."""
+
+    name = "list"
+    summary = "`list` (RPUSH in record order)"
+    redis_type = "list"
+    transactional = True
+
+    def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """RPUSH, 1000 members a command."""
+        return _members("RPUSH", key, rows) + (self.expire(key) if rows else [])
+
+    def probe_commands(self, key: str) -> list[Command]:
+        """An RPUSH."""
+        return [("RPUSH", key, "{}")]
 
 
-def layout_from(config: t.Mapping[str, t.Any]) -> Layout:
-    """The Layout the settings ask for; an unsupported load method is refused."""
-    name = str(config.get("cache_type") or "hash")
-    cache = CACHE_TYPES[name]
-    method = str(config.get("load_method") or APPEND)
-    if method not in cache.load_methods:
-        why = " (records have no key of their own)" if cache.single_key else ""
-        msg = (
-            f"Setting 'load_method: {method}' does not apply to 'cache_type: {name}'{why}; "
-            f"it supports {', '.join(cache.load_methods)}."
-        )
-        raise TargetRedisError(msg)
-    return Layout(cache, int(config.get("ttl_seconds") or 0), int(config.get("stream_maxlen") or 0))
+class StreamType(SingleKeyType):
+    """A STREAM with an entry per record carrying the Airbyte fields."""
+
+    name = "stream"
+    summary = "`stream` (XADD with the Airbyte fields)"
+    redis_type = "stream"
+    transactional = True
+
+    def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """XADD per record (``MAXLEN ~`` with ``stream_maxlen``)."""
+        trim = ("MAXLEN", "~", str(self.stream_maxlen)) if self.stream_maxlen else ()
+        commands: list[Command] = [
+            (
+                "XADD",
+                key,
+                *trim,
+                "*",
+                *(AB_ID, str(uuid.uuid4()), EMITTED_AT, str(row.emitted_at), DATA, row.text),
+            )
+            for row in rows
+        ]
+        return commands + (self.expire(key) if rows else [])
+
+    def probe_commands(self, key: str) -> list[Command]:
+        """An XADD."""
+        return [("XADD", key, "*", DATA, "{}")]
+
+
+def _members(verb: str, key: str, rows: t.Sequence[Row]) -> list[Command]:
+    return [
+        (verb, key, *(row.text for row in rows[start : start + _MEMBERS_PER_COMMAND]))
+        for start in range(0, len(rows), _MEMBERS_PER_COMMAND)
+    ]
+
+
+CACHE_TYPES: dict[str, type[CacheType]] = {
+    cls.name: cls for cls in (HashType, StringType, JsonType, SetType, ListType, StreamType)
+}
+"""Every cache type by its setting value (settings.py takes the allowed values from here)."""
+
+RECORD_REDIS_TYPES = frozenset(
+    cls.redis_type for cls in CACHE_TYPES.values() if issubclass(cls, RecordType)
+)
+"""What TYPE reports for a record key of any per-record type."""

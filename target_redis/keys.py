@@ -11,6 +11,7 @@ import datetime
 import decimal
 import typing as t
 
+from redis.crc import key_slot
 from singer_sdk.singerlib.json import serialize_json
 
 _GLOB_SPECIALS = "\\*?[]"
@@ -71,6 +72,31 @@ def records_pattern(namespace: str, stream: str) -> str:
     """SCAN pattern matching every record key of one stream (and no other key
     of that stream's prefix, since keys of other streams need further checks)."""
     return escape_glob(stream_key(namespace, stream)) + ":*"
+
+
+def side_key(namespace: str, stream: str, kind: str) -> str:
+    """A key that belongs to stream S without being in its ``N:S:*`` space: its
+    manifest (``kind`` "manifest") or an overwrite's temporary key ("tmp:<run>").
+
+    ``N:{N:S}:target-redis-<kind>:S``: in the same cluster slot as ``N:S`` (so a
+    RENAME or MULTI/EXEC can cover both), under the namespace prefix ``N:`` (so
+    key-pattern ACLs that allow the namespace allow it), outside every stream's
+    records unless a stream's name starts with ``{``.
+    """
+    key = stream_key(namespace, stream)
+    tag = hash_tag(key) or key
+    suffix = f"target-redis-{kind}:{stream}"
+    for candidate in (f"{namespace}:{{{tag}}}:{suffix}", f"{{{tag}}}:{suffix}"):
+        if key_slot(candidate.encode()) == key_slot(key.encode()):
+            return candidate
+    return f"{key}.{suffix}"  # no same-slot name exists (a '}' in the name)
+
+
+def hash_tag(key: str) -> str | None:
+    """The part of ``key`` that Redis Cluster hashes, when it is not the whole key."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start >= 0 else -1
+    return key[start + 1 : end] if start >= 0 and end > start + 1 else None
 
 
 def parse_id_suffix(key: str, prefix: str) -> int | None:

@@ -22,13 +22,13 @@ from redis.crc import key_slot
 from target_redis.errors import TargetRedisError
 
 if t.TYPE_CHECKING:
-    from target_redis.layouts import Command
+    from target_redis.rows import Command
 
 # Commands whose only key is their first argument: their node is the key's slot owner.
 SINGLE_KEY_COMMANDS = frozenset(
     {
         *("HSET", "HMSET", "SET", "JSON.SET", "SADD", "RPUSH", "XADD", "INCRBY"),
-        *("EXPIRE", "PERSIST", "UNLINK", "DEL"),
+        *("EXPIRE", "PERSIST", "UNLINK", "DEL", "HDEL"),
     }
 )
 _REROUTE = (

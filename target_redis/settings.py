@@ -1,13 +1,34 @@
-"""The target's settings schema, declared once (README and meltano.yml follow it)."""
+"""The target's settings: schema, allowed values, defaults and descriptions, declared
+once here (README, the plugin definition and meltano.yml are generated from it).
+
+Code reads a setting with ``value(config, name)``, which falls back to the default
+declared here. Cache types and load methods are named by their registries.
+"""
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk import typing as th
 
-LOAD_METHODS = ["append-only", "upsert", "overwrite"]
-CACHE_TYPES = ["hash", "string", "json", "set", "list", "stream"]
+from target_redis.cache_types import CACHE_TYPES as _CACHE_CLASSES
+from target_redis.load_methods import LOAD_METHODS as _LOAD_CLASSES
+
+LOAD_METHODS = list(_LOAD_CLASSES)
+CACHE_TYPES = list(_CACHE_CLASSES)
+OVERWRITE_KEYS = ["auto", "ids", "primary-key"]
 SSL_MODES = ["disable", "require", "verify-ca", "verify-full"]
 TUNNEL_METHODS = ["NO_TUNNEL", "SSH_KEY_AUTH", "SSH_PASSWORD_AUTH"]
+
+
+def _cache_type_description() -> str:
+    record = ", ".join(c.summary for c in _CACHE_CLASSES.values() if not c.single_key)
+    single = ", ".join(c.summary for c in _CACHE_CLASSES.values() if c.single_key)
+    return (
+        f"Redis data type. Per record at `N:S:<id>`: {record}. One key `N:S` per stream: "
+        f"{single}. Single-key types support append-only and overwrite."
+    )
+
 
 SCHEMA = th.PropertiesList(
     th.Property(
@@ -70,13 +91,7 @@ SCHEMA = th.PropertiesList(
         th.StringType,
         default="hash",
         allowed_values=CACHE_TYPES,
-        description=(
-            "Redis data type. Per record at `N:S:<id>`: `hash` (Airbyte's layout), "
-            "`string` (the record's JSON), `json` (a RedisJSON document; needs the "
-            "module). One key `N:S` per stream: `set` (members: record JSON), `list` "
-            "(RPUSH in record order), `stream` (XADD with the Airbyte fields). Single-key "
-            "types support append-only and overwrite."
-        ),
+        description=_cache_type_description(),
     ),
     th.Property(
         "ttl_seconds",
@@ -105,6 +120,18 @@ SCHEMA = th.PropertiesList(
             "`append-only` adds records with new ids; `overwrite` replaces the stream's "
             "records when the stream completes (old ones stay if the run fails); "
             "`upsert` keeps one record per primary key, the latest winning."
+        ),
+    ),
+    th.Property(
+        "overwrite_keys",
+        th.StringType,
+        default="auto",
+        allowed_values=OVERWRITE_KEYS,
+        description=(
+            "How `overwrite` keys per-record types: `ids` from the counter (Airbyte's "
+            "full refresh), `primary-key` as upsert does (Airbyte's \"Overwrite + "
+            'Deduped"; one key per key value), or `auto`: what the stream holds '
+            "(primary keys after upsert, else ids). Changing it converts the stream."
         ),
     ),
     th.Property(
@@ -215,7 +242,8 @@ SCHEMA = th.PropertiesList(
             ),
         ),
         description=(
-            "SSH tunnel (Airbyte setting). Only `NO_TUNNEL` is accepted until tunnel support lands."
+            "SSH tunnel (Airbyte setting): `NO_TUNNEL`, `SSH_KEY_AUTH` or "
+            "`SSH_PASSWORD_AUTH` through a bastion."
         ),
     ),
     th.Property(
@@ -281,3 +309,13 @@ SCHEMA = th.PropertiesList(
         description="How long `WAIT` may block for `wait_for_replicas`.",
     ),
 ).to_dict()
+
+DEFAULTS: dict[str, t.Any] = {
+    name: prop["default"] for name, prop in SCHEMA["properties"].items() if "default" in prop
+}
+
+
+def value(config: t.Mapping[str, t.Any], name: str) -> t.Any:
+    """A top-level setting's value, or its declared default when unset or empty."""
+    found = config.get(name)
+    return DEFAULTS.get(name) if found is None or found == "" else found

@@ -1,4 +1,9 @@
-"""RedisSink: batches, load methods, deletes, ACTIVATE_VERSION and BATCH files."""
+"""RedisSink: adapts the SDK's sink hooks to the stream's load method.
+
+The SDK hands over validated records; the sink turns each into a Row (encoded JSON,
+emitted_at, delete flag, key suffix) on the pending batch, and ``process_batch``
+gives the batch to the load method, which returns once Redis acknowledged it.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +19,15 @@ from singer_sdk.helpers._compat import (
 from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
-from target_redis import layouts
-from target_redis.cache_types import APPEND, OVERWRITE, UPSERT
+from target_redis import rows as rows_module
+from target_redis.cache_types import RecordType
 from target_redis.errors import (
     REDIS_ERRORS,
     BadInputError,
     TargetRedisError,
     explain_redis_error,
 )
-from target_redis.keys import encode_pk, record_key, stream_key
-from target_redis.layouts import Row
+from target_redis.rows import Row
 from target_redis.validation import CompiledValidator
 
 if t.TYPE_CHECKING:
@@ -37,8 +41,6 @@ _PARSERS = {
     "date": date_fromisoformat,
     "time": time_fromisoformat,
 }
-
-TEMP_KEY_SECONDS = 86_400
 
 
 class RedisSink(BatchSink):
@@ -56,19 +58,8 @@ class RedisSink(BatchSink):
         """Bind the sink to the target's shared writer and resolve its load method."""
         self.target = target  # before super(): the SDK asks for the validator there
         super().__init__(target, stream_name, schema, key_properties)
-        self.writer = target.writer
-        self.layout = target.layout
-        self.namespace: str = self.config.get("namespace") or ""
-        self.counter_key = stream_key(self.namespace, stream_name)
-        self.hard_delete: bool = bool(self.config.get("hard_delete", False))
-        self.load_method: str = self.config.get("load_method") or APPEND
-        if self.load_method == UPSERT and not self.key_properties:
-            target.warn_once(
-                f"upsert-no-key:{stream_name}",
-                "Stream '%s' has no key_properties: upsert falls back to append-only.",
-                stream_name,
-            )
-            self.load_method = APPEND
+        self.load = target.load_for(stream_name, self.key_properties, self.schema)
+        self.encode = target.encode
         self._last_extracted: tuple[t.Any, int] = (None, 0)
         properties = self.schema["properties"]
         self._known_fields = set(properties)
@@ -87,10 +78,9 @@ class RedisSink(BatchSink):
         return CompiledValidator(self.schema)
 
     def setup(self) -> None:
-        """Start-of-stream work; overwrite's runs once per stream per run."""
+        """Start of the stream (once per run, whatever the schema changes)."""
         super().setup()
-        if self.load_method == OVERWRITE:
-            self.target.start_overwrite(self.namespace, self.stream_name)
+        self.target.start_load(self.load)
 
     def _validate_and_parse(self, record: dict) -> dict:
         # As the SDK's, minus its traceback log: the CLI reports InvalidRecord in
@@ -133,17 +123,20 @@ class RedisSink(BatchSink):
         )
 
     def _row(self, record: dict, message: t.Mapping[str, t.Any]) -> Row:
-        deleted_at = record.get(layouts.DELETED_AT)
+        deleted_at = record.get(rows_module.DELETED_AT)
         if deleted_at is None:
             raw = message.get("record")
-            deleted_at = raw.get(layouts.DELETED_AT) if isinstance(raw, dict) else None
+            deleted_at = raw.get(rows_module.DELETED_AT) if isinstance(raw, dict) else None
         deleted = deleted_at is not None
-        if deleted and layouts.DELETED_AT not in record:
+        if deleted and rows_module.DELETED_AT not in record:
             # add_record_metadata is off, so the SDK stripped it: keep it stored.
-            record[layouts.DELETED_AT] = deleted_at
-        pk = self._primary_key(record) if self.load_method == UPSERT else None
-        return layouts.make_row(
-            record, self._emitted_at(message), deleted=deleted, pk=pk, encode=self.target.encode
+            record[rows_module.DELETED_AT] = deleted_at
+        return rows_module.make_row(
+            record,
+            self._emitted_at(message),
+            deleted=deleted,
+            pk=self.load.row_key(record),
+            encode=self.encode,
         )
 
     def _emitted_at(self, message: t.Mapping[str, t.Any]) -> int:
@@ -153,7 +146,7 @@ class RedisSink(BatchSink):
         if time_extracted == self._last_extracted[0]:  # taps repeat it for many records
             return self._last_extracted[1]
         try:
-            ms = layouts.parse_time_extracted(str(time_extracted))
+            ms = rows_module.parse_time_extracted(str(time_extracted))
             self._last_extracted = (time_extracted, ms)
             return ms
         except ValueError:
@@ -162,19 +155,6 @@ class RedisSink(BatchSink):
                 "is not an ISO-8601 date-time."
             )
             raise BadInputError(msg) from None
-
-    def _primary_key(self, record: dict) -> str:
-        values = []
-        for name in self.key_properties:
-            value = record.get(name)
-            if value is None:
-                msg = (
-                    f"Stream '{self.stream_name}': key property '{name}' is missing "
-                    "or null in a record; upsert needs every key property."
-                )
-                raise BadInputError(msg)
-            values.append(value)
-        return encode_pk(values)
 
     def process_batch(self, context: dict) -> None:
         """Write the batch; return only after Redis acknowledged all of it."""
@@ -190,12 +170,7 @@ class RedisSink(BatchSink):
         if rows and isinstance(rows[0], dict):  # raw records from BATCH files
             rows = [self._batch_file_row(record) for record in rows]
         try:
-            if self.layout.cache.single_key:
-                written = self._write_single_key(rows)
-            elif self.load_method == UPSERT:
-                written = self._write_upsert(rows)
-            else:
-                written = self._write_append(rows)
+            written = self.load.write(rows)
             self.progress.add(written)
         except REDIS_ERRORS as exc:
             detail = explain_redis_error(exc)
@@ -205,71 +180,6 @@ class RedisSink(BatchSink):
             )
             raise TargetRedisError(msg) from exc
         self.logger.debug("Stream '%s': batch of %d records written.", self.stream_name, written)
-
-    def _kept_rows(self, rows: list[Row]) -> list[Row]:
-        if not self.hard_delete:
-            return rows
-        kept = [row for row in rows if not row.deleted]
-        self._note_skipped_deletes(len(rows) - len(kept))
-        return kept
-
-    def _write_append(self, rows: list[Row]) -> int:
-        rows = self._kept_rows(rows)
-        if not rows:
-            return 0
-        first_id = self.writer.reserve_ids(self.counter_key, len(rows))
-        commands = layouts.append_commands(
-            self.layout, self.namespace, self.stream_name, first_id, rows
-        )
-        self.writer.run([*commands, *self.layout.expire(self.counter_key)])
-        return len(rows)
-
-    def _write_single_key(self, rows: list[Row]) -> int:
-        rows = self._kept_rows(rows)
-        if not rows:
-            return 0
-        key = self.counter_key
-        guard: list[layouts.Command] = []
-        if self.load_method == OVERWRITE:
-            key = self.target.overwrite_temp_key(self.namespace, self.stream_name)
-            guard = [("EXPIRE", key, str(TEMP_KEY_SECONDS))]  # a crashed run's leftover expires
-        commands = self.layout.single_key_commands(key, rows) + guard
-        self.writer.run(commands, transaction=self.layout.cache.transactional)
-        return len(rows)
-
-    def _write_upsert(self, rows: list[Row]) -> int:
-        plan = layouts.plan_upsert(rows, hard_delete=self.hard_delete)
-        self.tally_duplicate_merged(len(rows) - len(plan))
-        to_merge = [pk for pk, entry in plan.items() if entry.merge_stored]
-        if to_merge:
-            keys = [record_key(self.namespace, self.stream_name, pk) for pk in to_merge]
-            stored = self.writer.read_values(keys, self.layout)
-            for pk, data in zip(to_merge, stored, strict=True):
-                entry = plan[pk]
-                entry.row = layouts.merge_into_stored(data, t.cast("Row", entry.row))
-        writes = layouts.count_writes(plan)
-        first_id = self.writer.reserve_ids(self.counter_key, writes) if writes else 0
-        commands = layouts.upsert_commands(
-            self.layout,
-            self.namespace,
-            self.stream_name,
-            first_id,
-            plan,
-            self.writer.delete_command,
-        )
-        self.writer.run([*commands, *(self.layout.expire(self.counter_key) if writes else [])])
-        return len(plan)
-
-    def _note_skipped_deletes(self, count: int) -> None:
-        if not count:
-            return
-        self.target.warn_once(
-            f"append-delete:{self.stream_name}",
-            "Stream '%s': hard_delete drops deleted rows under %s; records appended "
-            "earlier are not removed (use load_method upsert with key_properties).",
-            self.stream_name,
-            self.load_method,
-        )
 
     def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
         """Load BATCH files (JSONL, optionally gzip) as if their records came as RECORDs."""
@@ -290,10 +200,10 @@ class RedisSink(BatchSink):
         if self.include_sdc_metadata_properties:
             self._add_sdc_metadata_to_record(record, {}, {})
         else:
-            deleted_at = record.get(layouts.DELETED_AT)
+            deleted_at = record.get(rows_module.DELETED_AT)
             self._remove_sdc_metadata_from_record(record)
             if deleted_at is not None:
-                record[layouts.DELETED_AT] = deleted_at
+                record[rows_module.DELETED_AT] = deleted_at
         self._validate_and_parse(record)
         self._singer_validate_message(record)
         return self._row(record, {})
@@ -301,13 +211,14 @@ class RedisSink(BatchSink):
     def activate_version(self, new_version: int) -> None:
         """Remove (hard_delete) or mark deleted what versions before ``new_version``
         wrote, after writing this stream's pending batch."""
-        if self.layout.cache.single_key:
+        cache = self.load.cache
+        if not isinstance(cache, RecordType):
             self.target.warn_once(
                 f"activate-single:{self.stream_name}",
                 "Stream '%s': ACTIVATE_VERSION is ignored for cache_type %s (use "
                 "load_method overwrite, which replaces the key atomically).",
                 self.stream_name,
-                self.layout.cache.name,
+                cache.name,
             )
             return
         if not self.include_sdc_metadata_properties:
@@ -318,18 +229,17 @@ class RedisSink(BatchSink):
             )
             raise BadInputError(msg)
         self.target.drain_one(self)
-        removed = self.writer.retire_versions(
-            self.layout,
-            self.namespace,
-            self.stream_name,
+        removed = self.load.writer.retire_versions(
+            cache,
+            self.load.own_records(cache.redis_type),
             new_version,
-            hard_delete=self.hard_delete,
-            encode=self.target.encode,
+            hard_delete=self.load.setup.hard_delete,
+            encode=self.encode,
         )
         self.logger.info(
             "Stream '%s': version %d active; %d records of older versions %s.",
             self.stream_name,
             new_version,
             removed,
-            "deleted" if self.hard_delete else "marked deleted",
+            "deleted" if self.load.setup.hard_delete else "marked deleted",
         )

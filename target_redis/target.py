@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import typing as t
+import uuid
 
 import click
 from singer_sdk import Target
@@ -17,9 +18,9 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from singer_sdk.singerlib.json import serialize_json
 
-from target_redis import layouts, settings
+from target_redis import __version__, rows, settings
 from target_redis.access import check_write_access
-from target_redis.cache_types import layout_from
+from target_redis.cache_types import CACHE_TYPES
 from target_redis.connection import connect, endpoint
 from target_redis.errors import (
     EXPECTED_ERRORS,
@@ -30,7 +31,14 @@ from target_redis.errors import (
     describe_config_error,
     describe_failure,
 )
-from target_redis.overwrite import Overwrites
+from target_redis.keyspace import KeySpace
+from target_redis.load_methods import (
+    LoadMethod,
+    Overwrite,
+    StreamSetup,
+    check_combination,
+    load_method_for,
+)
 from target_redis.progress import Progress
 from target_redis.reader import FastReader, PlainReader
 from target_redis.retry import Retrier
@@ -41,6 +49,10 @@ if t.TYPE_CHECKING:
     from types import FrameType
 
     from singer_sdk.sinks import Sink
+
+
+INCREMENTAL_BOOKMARKS = frozenset({"replication_key_value", "replication_key", "lsn"})
+"""Bookmark keys of an incremental stream's STATE (SDK taps, LOG_BASED tap-postgres)."""
 
 
 class TargetRedis(Target):
@@ -90,27 +102,32 @@ class TargetRedis(Target):
                 "records of older versions can only be told apart by their _sdc_table_version."
             )
             raise TargetRedisError(msg)
-        self.layout = layout_from(self.config)  # refuses unsupported combinations
+        self.load_method = settings.value(self.config, "load_method")
+        cache_type = settings.value(self.config, "cache_type")
+        check_combination(self.load_method, cache_type)
         self.connection = connect(self.config)
-        self.layout = self.layout.for_server(self.connection.server)
+        self.cache = CACHE_TYPES[cache_type](
+            ttl_seconds=settings.value(self.config, "ttl_seconds"),
+            stream_maxlen=settings.value(self.config, "stream_maxlen"),
+        ).for_server(self.connection.server)
         self.writer = Writer(
             self.connection.client,
             self.connection.server,
             Retrier(
-                float(self.config.get("retry_max_seconds", 60)),
-                float(self.config.get("retry_backoff_max_seconds", 5)),
+                float(settings.value(self.config, "retry_max_seconds")),
+                float(settings.value(self.config, "retry_backoff_max_seconds")),
             ),
-            wait_replicas=int(self.config.get("wait_for_replicas") or 0),
-            wait_timeout_ms=int(self.config.get("wait_timeout_ms") or 1000),
+            wait_replicas=settings.value(self.config, "wait_for_replicas"),
+            wait_timeout_ms=settings.value(self.config, "wait_timeout_ms"),
         )
         try:
             how = check_write_access(
                 self.connection.client,
                 self.connection.server,
                 username=endpoint(self.config).username,
-                namespace=self.config.get("namespace") or "",
-                layout=self.layout,
-                load_method=self.config.get("load_method") or "append-only",
+                namespace=settings.value(self.config, "namespace"),
+                cache=self.cache,
+                load_method=self.load_method,
                 delete_command=self.writer.delete_command,
                 where=self.connection.where,
             )
@@ -124,12 +141,14 @@ class TargetRedis(Target):
             how,
         )
         self.current_record_message: dict = {}
-        self.encode = layouts.encode_data if self.fast_path else layouts.encode_data_plain
+        self.encode = rows.encode_data if self.fast_path else rows.encode_data_plain
         self._progress: dict[str, Progress] = {}
-        self.overwrites = Overwrites(self.writer, self.layout, self.logger)
+        self.loads: dict[str, LoadMethod] = {}
+        self._started: set[str] = set()
+        self._run_id = uuid.uuid4().hex[:12]
         self._warned: set[str] = set()
-        self._checkpoint_seconds = float(self.config.get("state_checkpoint_seconds") or 0)
-        self._checkpoint_records = int(self.config.get("state_checkpoint_records") or 0)
+        self._checkpoint_seconds = float(settings.value(self.config, "state_checkpoint_seconds"))
+        self._checkpoint_records = settings.value(self.config, "state_checkpoint_records")
         self._records_since_state = 0
         self._last_state_at = time.monotonic()
         self._last_emitted_state: dict | None = None
@@ -193,6 +212,7 @@ class TargetRedis(Target):
 
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
+        self._warn_incremental_state(message_dict.get("value"))
         if self._checkpoint_due():
             self.drain_all()  # every pending batch is written before the state line
 
@@ -230,15 +250,50 @@ class TargetRedis(Target):
             self.drain_one(previous)
         return sink
 
-    # Overwrite
+    # Load methods
 
-    def start_overwrite(self, namespace: str, stream: str) -> None:
-        """Start-of-stream work of an overwrite (once per stream per run)."""
-        self.overwrites.start(namespace, stream)
+    def load_for(
+        self, stream: str, key_properties: t.Sequence[str] | None, schema: dict
+    ) -> LoadMethod:
+        """The stream's load method for this run (one per stream, shared by its sinks)."""
+        if stream not in self.loads:
+            setup = StreamSetup(
+                space=KeySpace(settings.value(self.config, "namespace"), stream),
+                cache=self.cache,
+                writer=self.writer,
+                key_properties=tuple(key_properties or ()),
+                hard_delete=settings.value(self.config, "hard_delete"),
+                logger=self.logger,
+                warn_once=self.warn_once,
+                version=__version__,
+                run_id=self._run_id,
+                overwrite_keys=settings.value(self.config, "overwrite_keys"),
+                bookmarks=tuple(schema.get("bookmark_properties") or ()),
+            )
+            self.loads[stream] = load_method_for(self.load_method, setup)
+        return self.loads[stream]
 
-    def overwrite_temp_key(self, namespace: str, stream: str) -> str:
-        """Where a single-key overwrite of the stream is being built."""
-        return self.overwrites.temp_key(namespace, stream)
+    def start_load(self, load: LoadMethod) -> None:
+        """The stream's start-of-run work, once per run (sinks are set up again on
+        every schema change)."""
+        if load.stream not in self._started:
+            self._started.add(load.stream)
+            try:
+                load.start()
+            except REDIS_ERRORS as exc:
+                msg = f"Stream '{load.stream}': reading its manifest failed: {exc}"
+                raise TargetRedisError(msg) from exc
+
+    def _warn_incremental_state(self, state: t.Any) -> None:
+        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+        if not isinstance(bookmarks, dict):
+            return
+        for stream, mark in bookmarks.items():
+            load = self.loads.get(stream)
+            if isinstance(load, Overwrite) and isinstance(mark, dict):
+                keys = INCREMENTAL_BOOKMARKS.intersection(mark)
+                if keys:
+                    load.warn_incremental(f"its STATE bookmark has {sorted(keys)[0]}")
 
     # Draining and state
 
@@ -246,11 +301,12 @@ class TargetRedis(Target):
         """Write every pending batch, finish overwrites, then let the SDK emit state."""
         self._drain_all(self._sinks_to_clear, 1)
         self._drain_all(list(self._sinks_active.values()), self.max_parallelism)
-        try:
-            self.overwrites.finish()
-        except REDIS_ERRORS as exc:
-            msg = f"Removing the records of earlier runs (overwrite) failed: {exc}"
-            raise TargetRedisError(msg) from exc
+        for load in self.loads.values():
+            try:
+                load.finish()
+            except REDIS_ERRORS as exc:
+                msg = f"Stream '{load.stream}': finishing the {load.name} failed: {exc}"
+                raise TargetRedisError(msg) from exc
         super().process_endofpipe()
         if self._progress:
             summary = "; ".join(p.summary() for p in self._progress.values())

@@ -19,15 +19,14 @@ import typing as t
 import redis
 
 from target_redis.errors import TargetRedisError
-from target_redis.keys import parse_id_suffix, records_pattern, stream_key
-from target_redis.layouts import DELETED_AT
 from target_redis.pipelines import send_packed, send_to_cluster
 from target_redis.retry import Retrier
+from target_redis.rows import DELETED_AT
 
 if t.TYPE_CHECKING:
-    from target_redis.cache_types import Layout
+    from target_redis.cache_types import RecordType
     from target_redis.connection import ServerInfo
-    from target_redis.layouts import Command
+    from target_redis.rows import Command
 
 _PIPELINE_CHUNK = 5000
 _RESEND_ATTEMPTS = 8
@@ -134,14 +133,14 @@ class Writer:
                 pipe.execute_command(*command)
             return list(pipe.execute())
 
-    def read_values(self, keys: t.Sequence[str], layout: Layout) -> list[str | None]:
+    def read_values(self, keys: t.Sequence[str], cache: RecordType) -> list[str | None]:
         """The stored record JSON at each key (per-record cache types), in one pipeline."""
 
         def read() -> list[str | None]:
             with self.client.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    pipe.execute_command(*layout.read_command(key))
-                return [layout.stored_text(reply) for reply in pipe.execute()]
+                    pipe.execute_command(*cache.read_command(key))
+                return [cache.stored_text(reply) for reply in pipe.execute()]
 
         return self.retrier.call("reading stored records", read)
 
@@ -162,29 +161,21 @@ class Writer:
 
     def retire_versions(
         self,
-        layout: Layout,
-        namespace: str,
-        stream: str,
+        cache: RecordType,
+        keys: t.Sequence[str],
         version: int,
         *,
         hard_delete: bool,
         encode: t.Callable[[dict], str],
     ) -> int:
-        """Delete (or mark deleted) the stream's records whose ``_sdc_table_version``
+        """Delete (or mark deleted) the records at ``keys`` whose ``_sdc_table_version``
         is missing or older than ``version``; returns how many."""
         deleted_at = datetime.datetime.now(tz=datetime.timezone.utc).isoformat()
         touched = 0
-        keys = list(
-            self.client.scan_iter(
-                match=records_pattern(namespace, stream),
-                count=_SCAN_COUNT,
-                _type=layout.cache.redis_type,
-            )
-        )
         for start in range(0, len(keys), _SCAN_COUNT):
             chunk = keys[start : start + _SCAN_COUNT]
             commands: list[Command] = []
-            for key, text in zip(chunk, self.read_values(chunk, layout), strict=True):
+            for key, text in zip(chunk, self.read_values(chunk, cache), strict=True):
                 record = json.loads(text, parse_float=decimal.Decimal) if text else {}
                 if not isinstance(record, dict):
                     continue
@@ -195,57 +186,71 @@ class Writer:
                     commands.append((self.delete_command, key))
                 elif record.get(DELETED_AT) is None:
                     record[DELETED_AT] = deleted_at
-                    commands += layout.rewrite_commands(key, encode(record))
+                    commands += cache.rewrite_commands(key, encode(record))
                 else:
                     continue
                 touched += 1
             self.run(commands)
         return touched
 
-    def remove_ids_up_to(
-        self, namespace: str, stream: str, floor: int, redis_type: str = "hash"
-    ) -> int:
-        """UNLINK the stream's record hashes whose id is at or below ``floor``.
+    def read_stream(self, manifest_key: str, stream_key: str) -> tuple[dict[str, str], str]:
+        """A stream's manifest fields and the type of its key ``N:S`` (same slot)."""
 
-        SCAN with an escaped pattern (never KEYS); keys of other shapes (upsert
-        keys, streams whose names extend this one) and non-hash keys (another
-        stream's counter can look like a record key) are left alone.
-        """
-        if floor <= 0:
-            return 0
+        def read() -> tuple[dict[str, str], str]:
+            with self.client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(manifest_key)
+                pipe.type(stream_key)
+                fields, kind = pipe.execute()
+            return dict(fields or {}), str(kind)
+
+        return self.retrier.call(f"reading {manifest_key}", read)
+
+    def scan(self, pattern: str) -> list[str]:
+        """Every key matching ``pattern`` (SCAN, never KEYS; every primary of a cluster)."""
         return self.retrier.call(
-            "removing records of earlier runs",
-            lambda: self._remove(namespace, stream, floor, redis_type),
+            f"scanning {pattern}",
+            lambda: list(self.client.scan_iter(match=pattern, count=_SCAN_COUNT)),
         )
 
-    def _remove(self, namespace: str, stream: str, floor: int, redis_type: str) -> int:
-        prefix = stream_key(namespace, stream)
-        scan_type = redis_type if self.server.has_scan_type else None
-        doomed: list[str] = []
-        removed = 0
-        for key in self.client.scan_iter(
-            match=records_pattern(namespace, stream), count=_SCAN_COUNT, _type=scan_type
-        ):
-            ab_id = parse_id_suffix(key, prefix)
-            if ab_id is not None and ab_id <= floor:
-                doomed.append(key)
-            if len(doomed) >= _SCAN_COUNT:
-                removed += self._delete(doomed, redis_type)
-                doomed = []
-        return removed + self._delete(doomed, redis_type)
+    def types_and_values(self, keys: t.Sequence[str]) -> list[tuple[str, str | None]]:
+        """Each key's TYPE and, for a STRING, its value."""
 
-    def _delete(self, keys: list[str], redis_type: str) -> int:
-        if not keys:
-            return 0
-        if not self.server.has_scan_type:  # no SCAN TYPE: check each key's type
+        def read() -> list[tuple[str, str | None]]:
+            found: list[tuple[str, str | None]] = []
+            for start in range(0, len(keys), _SCAN_COUNT):
+                chunk = keys[start : start + _SCAN_COUNT]
+                with self.client.pipeline(transaction=False) as pipe:
+                    for key in chunk:
+                        pipe.type(key)
+                    kinds = [str(kind) for kind in pipe.execute()]
+                strings = [key for key, kind in zip(chunk, kinds, strict=True) if kind == "string"]
+                with self.client.pipeline(transaction=False) as pipe:
+                    for key in strings:
+                        pipe.get(key)
+                    values = dict(zip(strings, pipe.execute(), strict=True))
+                found += [(kind, values.get(key)) for key, kind in zip(chunk, kinds, strict=True)]
+            return found
+
+        return self.retrier.call("reading key types", read)
+
+    def exist_each(self, keys: t.Sequence[str]) -> list[bool]:
+        """Whether each key exists."""
+
+        def read() -> list[bool]:
             with self.client.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    pipe.type(key)
-                kinds = pipe.execute()
-            keys = [k for k, kind in zip(keys, kinds, strict=True) if kind == redis_type]
-            if not keys:
-                return 0
-        return self.delete_keys(keys)
+                    pipe.exists(key)
+                return [bool(n) for n in pipe.execute()]
+
+        return self.retrier.call("checking keys", read) if keys else []
+
+    def remove(self, keys: t.Sequence[str]) -> int:
+        """UNLINK (DEL) the keys in chunks; how many existed."""
+        removed = 0
+        for start in range(0, len(keys), _SCAN_COUNT):
+            chunk = keys[start : start + _SCAN_COUNT]
+            removed += self.retrier.call("removing keys", functools.partial(self.delete_keys, chunk))
+        return removed
 
     def delete_keys(self, keys: t.Sequence[str]) -> int:
         """UNLINK (DEL before Redis 4.0) the keys; in a cluster, one call per slot."""

@@ -9,7 +9,7 @@ import typing as t
 import pytest
 import redis
 
-from target_redis.devserver import RedisServer, find_server_binary, free_port
+from devtools.server import RedisServer, find_server_binary, free_port
 
 
 def need_server_binary() -> str:

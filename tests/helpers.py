@@ -93,8 +93,25 @@ def run_cli(
 
 
 def hashes(client: redis.Redis, pattern: str = "*") -> dict[str, dict[str, str]]:
-    """Every HASH matching ``pattern``, with its fields."""
-    return {key: client.hgetall(key) for key in client.scan_iter(match=pattern, _type="hash")}
+    """Every HASH matching ``pattern`` except stream manifests, with its fields."""
+    return {
+        key: client.hgetall(key)
+        for key in client.scan_iter(match=pattern, _type="hash")
+        if not is_manifest(key)
+    }
+
+
+def is_manifest(key: str) -> bool:
+    """Whether ``key`` is a stream manifest (``N:{N:S}:target-redis-manifest:S``)."""
+    return ":target-redis-manifest:" in key
+
+
+def manifest(client: redis.Redis, namespace: str, stream: str) -> dict[str, str]:
+    """The stream's manifest fields, without the ones that change every run."""
+    from target_redis.keyspace import KeySpace
+
+    fields = client.hgetall(KeySpace(namespace, stream).manifest_key)
+    return {k: v for k, v in fields.items() if k not in ("updated_at", "written_by")}
 
 
 def data_of(client: redis.Redis, pattern: str) -> list[dict]:

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from target_redis.devserver import free_port
+from devtools.server import free_port
 
 
 class FaultyProxy:

@@ -12,7 +12,7 @@ import time
 import typing as t
 from pathlib import Path
 
-from target_redis.devserver import free_port
+from devtools.server import free_port
 
 SSHD = "/usr/sbin/sshd"
 PASSWORD_USER = "trtunnel"

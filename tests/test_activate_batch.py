@@ -19,7 +19,7 @@ from helpers import (
     state_msg,
 )
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 
 PROPS = {"id": {"type": "integer"}, "v": {"type": "string"}}
 

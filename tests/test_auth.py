@@ -8,7 +8,7 @@ import pytest
 import redis
 from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, state_msg
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 from target_redis.errors import TargetRedisError
 from target_redis.target import TargetRedis
 
@@ -41,8 +41,13 @@ def user_config(server: RedisServer, name: str, **extra: t.Any) -> dict:
 
 
 def test_acl_user_with_full_rights_loads(acl_server: RedisServer, r: redis.Redis) -> None:
-    for method in ("append-only", "overwrite", "upsert"):
-        run = run_target(user_config(acl_server, "loader", load_method=method), INPUT)
+    # append-only, then the conversion to primary keys, then upsert
+    for method, extra in (
+        ("append-only", {}),
+        ("overwrite", {"overwrite_keys": "primary-key"}),
+        ("upsert", {}),
+    ):
+        run = run_target(user_config(acl_server, "loader", load_method=method, **extra), INPUT)
         assert run.states == [{"s": 1}]
     assert r.hget(":s:1", "_airbyte_data") == '{"id":1}'
     assert r.keys("*__target_redis_check__*") == []  # the check leaves nothing behind
@@ -83,7 +88,7 @@ def test_key_pattern_user_single_key_overwrite(acl_server: RedisServer, r: redis
         run = run_target(user_config(acl_server, "shoptx", **list_overwrite), INPUT)
         assert run.states == [{"s": 1}]
     assert r.lrange("shop:s", 0, -1) == ['{"id":1}']
-    assert r.keys("*") == ["shop:s"]
+    assert sorted(r.keys("*")) == ["shop:s", "shop:{shop:s}:target-redis-manifest:s"]
 
 
 def test_wrong_acl_password(acl_server: RedisServer) -> None:

@@ -8,7 +8,7 @@ import pytest
 import redis
 from helpers import record_msg, run_cli, schema_msg, singer_lines, state_msg
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 
 SECRET = "pw-SECRET-marker"
 SCHEMA = schema_msg("s", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])

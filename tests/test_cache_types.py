@@ -13,13 +13,16 @@ import redis
 from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
 from live import LiveRun, stream_lines
 
+from devtools.server import RedisServer
 from target_redis import target as target_module
 from target_redis.connection import Connection, ServerInfo
-from target_redis.devserver import RedisServer
 from target_redis.errors import TargetRedisError
+from target_redis.keyspace import KeySpace
 from target_redis.target import TargetRedis
 
 PROPS = {"id": {"type": "integer"}, "v": {"type": "string"}}
+
+MANIFEST = KeySpace("", "s").manifest_key
 
 
 def run_input(ids: t.Iterable[int], tag: str) -> str:
@@ -101,14 +104,15 @@ def test_single_key_types_two_runs(server: RedisServer, r: redis.Redis, cache: s
     expected = [doc(i, "a") for i in (1, 2, 3)] + [doc(i, "b") for i in (1, 2)]
     assert single(r, cache) == (sorted(expected) if cache == "set" else expected)
     assert r.type(":s") == cache
-    assert r.keys("*") == [":s"]  # nothing else: no counter, no leftovers
+    # nothing else: no counter, no leftovers; the manifest beside it
+    assert sorted(r.keys("*")) == [":s", MANIFEST]
     r.flushall()
     overwrite = server.config(cache_type=cache, load_method="overwrite", batch_size_rows=2)
     run_target(overwrite, run_input(range(1, 4), "a"))
     run_target(overwrite, run_input(range(1, 3), "b"))
     expected = [doc(1, "b"), doc(2, "b")]
     assert single(r, cache) == (sorted(expected) if cache == "set" else expected)
-    assert r.keys("*") == [":s"]
+    assert sorted(r.keys("*")) == [":s", MANIFEST]
 
 
 def test_stream_entries_carry_airbyte_fields_and_trim(server: RedisServer, r: redis.Redis) -> None:

@@ -8,7 +8,7 @@ import pytest
 import redis
 from helpers import record_msg, run_cli, schema_msg, singer_lines, state_msg
 
-from target_redis.devserver import RedisServer, find_server_binary, free_port
+from devtools.server import RedisServer, find_server_binary, free_port
 
 SECRET = "s3cr3t-MARKER-pw"
 GOOD_INPUT = singer_lines(

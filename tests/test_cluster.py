@@ -20,9 +20,9 @@ from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, s
 from live import LiveRun, stream_lines
 from redis.crc import key_slot
 
+from devtools.cluster import LocalCluster
+from devtools.server import RedisServer
 from target_redis.connection import ServerInfo
-from target_redis.devcluster import LocalCluster
-from target_redis.devserver import RedisServer
 from target_redis.errors import TargetRedisError
 from target_redis.pipelines import send_to_cluster
 from target_redis.target import TargetRedis

@@ -8,7 +8,7 @@ import pytest
 import redis
 from helpers import data_of, hashes, record_msg, run_target, schema_msg, singer_lines
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 
 PROPS = {"id": {"type": "integer"}, "name": {"type": "string"}, "city": {"type": "string"}}
 WITH_DELETED = {**PROPS, "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"}}

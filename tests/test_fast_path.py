@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
-from target_redis import layouts
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
+from target_redis import rows as layouts
 from target_redis.reader import PlainReader
 from target_redis.target import TargetRedis
 from target_redis.validation import CompiledValidator

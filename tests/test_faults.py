@@ -18,7 +18,7 @@ from conftest import need_server_binary
 from live import LiveRun, stream_lines
 from proxy import FaultyProxy
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 
 N = 1500
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 import redis
-from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
+from helpers import manifest, record_msg, run_target, schema_msg, singer_lines, state_msg
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 
 PROPERTIES = {
     "id": {"type": "integer"},
@@ -68,7 +68,18 @@ def test_golden_layout(server: RedisServer, r: redis.Redis, namespace: str) -> N
 
     assert run.states == [{"bookmarks": {"items": {"id": 2}}}]
     prefix = f"{namespace}:items"
-    assert sorted(r.keys("*")) == sorted([prefix] + [f"{prefix}:{i}" for i in (1, 2, 3)])
+    manifest_key = f"{namespace}:{{{prefix}}}:target-redis-manifest:items"
+    assert sorted(r.keys("*")) == sorted(
+        [prefix, manifest_key] + [f"{prefix}:{i}" for i in (1, 2, 3)]
+    )
+    assert manifest(r, namespace, "items") == {
+        "stream": "items",
+        "namespace": namespace,
+        "cache_type": "hash",
+        "keys": "ids",
+        "key_properties": "[]",
+        "load_method": "append-only",
+    }
     assert r.type(prefix) == "string"
     assert r.get(prefix) == "3"
 

@@ -19,6 +19,7 @@ from target_redis.keys import (
     records_pattern,
     stream_key,
 )
+from target_redis.keyspace import KeySpace
 from target_redis.writer import Writer
 
 
@@ -128,15 +129,21 @@ def test_keys_unique_across_streams_without_colons_in_names(
 @given(st.lists(st.tuples(NASTY, NASTY.filter(bool)), min_size=2, max_size=4, unique=True))
 def test_overwrite_cleanup_touches_only_its_own_keyspace(streams: list[tuple[str, str]]) -> None:
     client = fakeredis.FakeRedis(decode_responses=True)
+    written: dict[tuple[str, str], set[str]] = {}
     for namespace, stream in streams:
         client.incrby(stream_key(namespace, stream), 3)
-        for ab_id in (1, 2, 3):
-            client.hset(record_key(namespace, stream, ab_id), "_airbyte_ab_id", str(ab_id))
-        client.hset(record_key(namespace, stream, encode_pk(["k:1"])), "_airbyte_ab_id", "9")
+        keys = {record_key(namespace, stream, ab_id) for ab_id in (1, 2, 3)}
+        keys.add(record_key(namespace, stream, encode_pk(["k:1"])))
+        for key in keys:
+            client.hset(key, "_airbyte_ab_id", "1")
+        written[(namespace, stream)] = keys
     before = set(client.keys("*"))
     namespace, stream = streams[0]
-    Writer(client, ServerInfo((7, 0))).remove_ids_up_to(namespace, stream, 10**9)
+    space = KeySpace(namespace, stream)
+    writer = Writer(client, ServerInfo((7, 0)))
+    writer.remove(space.own_records(writer.scan(space.pattern), writer))
     removed = before - set(client.keys("*"))
-    own = stream_key(namespace, stream)
-    # Only id-keys of this exact keyspace (N:S as joined text) were removed.
-    assert removed == {f"{own}:{i}" for i in (1, 2, 3)}
+    # Only record keys of this exact key space (N:S as joined text) were removed, and
+    # none that another stream wrote too (its counter tells it apart).
+    others = set().union(*(k for s, k in written.items() if stream_key(*s) != space.key))
+    assert removed == written[streams[0]] - others

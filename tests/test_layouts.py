@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from target_redis import layouts
-from target_redis.cache_types import CACHE_TYPES, Layout
-from target_redis.layouts import Row, make_row
+from target_redis import rows as layouts
+from target_redis.cache_types import CACHE_TYPES
+from target_redis.rows import Row, make_row
 
-HASH = Layout(CACHE_TYPES["hash"])
+HASH = CACHE_TYPES["hash"]()
 
 
 def test_encode_data_is_compact_utf8_and_keeps_decimals() -> None:
@@ -44,32 +44,6 @@ def test_parse_time_extracted(text: str, ms: int) -> None:
 def test_epoch_ms_has_no_float_error() -> None:
     value = datetime.datetime(2286, 11, 20, 17, 46, 39, 999000, tzinfo=datetime.timezone.utc)
     assert layouts.epoch_ms(value) == 9999999999999
-
-
-def test_append_commands_follow_record_order() -> None:
-    rows = [make_row({"id": 1}, 10), make_row({"id": 2}, 20)]
-    assert layouts.append_commands(HASH, "ns", "s", 5, rows) == [
-        (
-            "HSET",
-            "ns:s:5",
-            "_airbyte_ab_id",
-            "5",
-            "_airbyte_emitted_at",
-            "10",
-            "_airbyte_data",
-            '{"id":1}',
-        ),
-        (
-            "HSET",
-            "ns:s:6",
-            "_airbyte_ab_id",
-            "6",
-            "_airbyte_emitted_at",
-            "20",
-            "_airbyte_data",
-            '{"id":2}',
-        ),
-    ]
 
 
 def row(pk: str, deleted: bool = False, **data: object) -> Row:
@@ -108,20 +82,3 @@ def test_plan_upsert_hard_delete_then_reinsert() -> None:
     assert plan["1"].row is None
     assert plan["2"].row is not None and plan["2"].row.text == '{"v":9}'
     assert layouts.count_writes(plan) == 1
-
-
-def test_upsert_commands_ids_only_for_writes() -> None:
-    plan = layouts.plan_upsert([row("a", True), row("b", v=1)], hard_delete=True)
-    assert layouts.upsert_commands(HASH, "", "s", 7, plan, "DEL") == [
-        ("DEL", ":s:a"),
-        (
-            "HSET",
-            ":s:b",
-            "_airbyte_ab_id",
-            "7",
-            "_airbyte_emitted_at",
-            "1",
-            "_airbyte_data",
-            '{"v":1}',
-        ),
-    ]

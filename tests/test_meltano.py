@@ -17,7 +17,7 @@ import pytest
 import redis
 import yaml
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 
 pytestmark = pytest.mark.meltano
 

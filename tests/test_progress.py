@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers import record_msg, run_target, schema_msg, singer_lines
 
+from devtools.server import RedisServer
 from target_redis import progress
-from target_redis.devserver import RedisServer
 
 
 def test_progress_and_summary_lines(

@@ -9,7 +9,7 @@ import pytest
 from conftest import need_server_binary
 from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, state_msg
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 from target_redis.errors import TargetRedisError
 from target_redis.target import TargetRedis
 

@@ -20,7 +20,7 @@ from singer_sdk.testing.runners import TargetTestRunner
 from singer_sdk.testing.suites import SingerTestSuite
 from singer_sdk.testing.templates import TargetFileTestTemplate
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 from target_redis.target import TargetRedis
 
 

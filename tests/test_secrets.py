@@ -8,7 +8,7 @@ import pytest
 from conftest import need_server_binary
 from helpers import record_msg, run_cli, schema_msg, singer_lines, state_msg
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 
 MARKER = "Zq7MARKERsecret"
 INPUT = singer_lines(

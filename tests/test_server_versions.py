@@ -14,11 +14,11 @@ import pytest
 import redis
 from helpers import data_of, hashes, record_msg, run_target, schema_msg, singer_lines, state_msg
 
-from target_redis.cache_types import CACHE_TYPES, Layout
+from devtools.cluster import LocalCluster
+from devtools.server import RedisServer, bundled_binaries, find_server_binary
+from target_redis.cache_types import CACHE_TYPES
 from target_redis.connection import ServerInfo, parse_version
-from target_redis.devcluster import LocalCluster
-from target_redis.devserver import RedisServer, bundled_binaries, find_server_binary
-from target_redis.layouts import Row
+from target_redis.rows import Row
 from target_redis.writer import Writer
 
 
@@ -162,7 +162,7 @@ def test_commands_follow_the_reported_version() -> None:
     row = Row(text='{"id":1}', emitted_at=5)
     old = ServerInfo(parse_version("3.2.12"))
     assert Writer(redis.Redis(), old).delete_command == "DEL"
-    assert Layout(CACHE_TYPES["hash"]).for_server(old).record_commands(":s:1", 1, row) == [
+    assert CACHE_TYPES["hash"]().for_server(old).record_commands(":s:1", 1, row) == [
         (
             "HMSET",
             ":s:1",
@@ -174,17 +174,15 @@ def test_commands_follow_the_reported_version() -> None:
             '{"id":1}',
         )
     ]
-    assert Layout(CACHE_TYPES["string"], 60).for_server(old).rewrite_commands(":s:1", "{}") == [
+    assert CACHE_TYPES["string"](60).for_server(old).rewrite_commands(":s:1", "{}") == [
         ("SET", ":s:1", "{}"),  # no KEEPTTL before 6.0: the TTL is set again
         ("EXPIRE", ":s:1", "60"),
     ]
     four = ServerInfo(parse_version("4.0.0"))
     assert Writer(redis.Redis(), four).delete_command == "UNLINK"
-    assert (
-        Layout(CACHE_TYPES["hash"]).for_server(four).record_commands(":s:1", 1, row)[0][0] == "HSET"
-    )
+    assert CACHE_TYPES["hash"]().for_server(four).record_commands(":s:1", 1, row)[0][0] == "HSET"
     six = ServerInfo(parse_version("6.0.0"))
-    assert Layout(CACHE_TYPES["string"], 60).for_server(six).rewrite_commands(":s:1", "{}") == [
+    assert CACHE_TYPES["string"](60).for_server(six).rewrite_commands(":s:1", "{}") == [
         ("SET", ":s:1", "{}", "KEEPTTL")
     ]
 

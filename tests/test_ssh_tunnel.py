@@ -11,7 +11,7 @@ import sshd
 import trustme
 from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, state_msg
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 from target_redis.errors import TargetRedisError
 from target_redis.target import TargetRedis
 

@@ -10,7 +10,7 @@ import pytest
 import redis
 from helpers import hashes, record_msg, run_target, schema_msg, singer_lines, state_msg
 
-from target_redis.devserver import RedisServer
+from devtools.server import RedisServer
 from target_redis.errors import TargetRedisError
 from target_redis.target import TargetRedis
 

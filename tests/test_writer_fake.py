@@ -7,6 +7,7 @@ import pytest
 
 from target_redis import writer as writer_module
 from target_redis.connection import ServerInfo, parse_version
+from target_redis.keyspace import KeySpace
 from target_redis.writer import Writer
 
 
@@ -25,32 +26,33 @@ def test_reserve_ids_is_one_incrby(fake: fakeredis.FakeRedis) -> None:
 
 
 @pytest.mark.parametrize(("namespace", "stream"), [("", "s"), ("n[1]", "a*b?"), ("x\\y", "s:t")])
-def test_remove_ids_up_to_touches_only_old_ids_of_its_stream(
+def test_own_records_leave_other_streams_alone(
     fake: fakeredis.FakeRedis, namespace: str, stream: str
 ) -> None:
-    prefix = f"{namespace}:{stream}"
-    for i in range(1, 8):
-        fake.hset(f"{prefix}:{i}", "_airbyte_ab_id", str(i))
-    keep = [
-        f"{prefix}x:1",  # a stream whose name extends ours
-        f"{prefix}:k:1",  # an upsert-shaped key
-        f"{prefix}:007",  # not a canonical id
-        f"{namespace}:other:1",
-    ]
-    for key in keep:
+    space = KeySpace(namespace, stream)
+    prefix = space.key
+    own = [f"{prefix}:{i}" for i in range(1, 4)] + [f"{prefix}:A-2", f"{prefix}:a\\:b:c"]
+    for key in own:
         fake.hset(key, "_airbyte_ab_id", "1")
-    fake.set(prefix, "7")
+    fake.set(f"{prefix}:9", "3")  # the counter of stream S:9 ...
+    fake.hset(f"{prefix}:9:1", "_airbyte_ab_id", "1")  # ... and its record
+    fake.rpush(f"{prefix}:l", "{}")  # the single key of stream S:l
+    fake.hset(f"{prefix}:m:1", "_airbyte_ab_id", "1")  # stream S:m, known by its manifest
+    fake.hset(KeySpace(namespace, f"{stream}:m").manifest_key, "cache_type", "hash")
+    fake.hset(f"{prefix}x:1", "_airbyte_ab_id", "1")  # a stream whose name extends ours
+    fake.set(f"{prefix}:s1", '{"id":1}')  # a string record of ours
     w = Writer(fake, ServerInfo((7, 0)))
-    assert w.remove_ids_up_to(namespace, stream, 4) == 4
-    remaining = sorted(fake.keys("*"))
-    assert remaining == sorted([prefix, *[f"{prefix}:{i}" for i in (5, 6, 7)], *keep])
+    found = space.own_records(w.scan(space.pattern), w)
+    assert sorted(found) == sorted([*own, f"{prefix}:s1"])
+    assert sorted(space.own_records(w.scan(space.pattern), w, "string")) == [f"{prefix}:s1"]
 
 
 def test_remove_in_chunks(fake: fakeredis.FakeRedis, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writer_module, "_SCAN_COUNT", 3)
     for i in range(1, 11):
         fake.hset(f":s:{i}", "_airbyte_ab_id", str(i))
-    assert Writer(fake, ServerInfo((7, 0))).remove_ids_up_to("", "s", 10) == 10
+    w = Writer(fake, ServerInfo((7, 0)))
+    assert w.remove(w.scan(":s:*")) == 10
     assert fake.keys("*") == []
 
 

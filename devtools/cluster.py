@@ -9,7 +9,7 @@ import typing as t
 
 import redis
 
-from target_redis.devserver import RedisServer, free_cluster_port
+from devtools.server import RedisServer, free_cluster_port
 
 SLOTS = 16384
 

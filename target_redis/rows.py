@@ -1,8 +1,9 @@
-"""Pure functions from records to Redis commands: rows, ids, upsert plans.
+"""Rows: records on their way to Redis, encoded once; upsert plans. Pure, no I/O.
 
-No I/O here: the sink reserves ids and runs the commands these functions build.
-A command is a tuple of strings as sent to Redis, e.g. ``("HSET", key, f, v, ...)``.
-Which command writes a record depends on the cache type (cache_types.py).
+A row carries everything writing it needs (JSON text, emitted_at, delete flag, key
+suffix). Which commands write it is the cache type's business (cache_types.py),
+which key it gets the load method's (load_methods.py). A command is a tuple of
+strings as sent to Redis, e.g. ``("HSET", key, f, v, ...)``.
 """
 
 from __future__ import annotations
@@ -15,11 +16,6 @@ import typing as t
 
 import msgspec
 from singer_sdk.singerlib.json import serialize_json
-
-from target_redis.keys import record_key
-
-if t.TYPE_CHECKING:
-    from target_redis.cache_types import Layout
 
 Command = tuple[str, ...]
 
@@ -43,7 +39,7 @@ class Row:
     """Epoch milliseconds."""
     deleted: bool = False
     pk: str | None = None
-    """Encoded primary key (upsert only)."""
+    """Encoded primary key (load methods that key records by it)."""
     data: dict[str, t.Any] | None = None
     """The record itself, kept only for delete rows (they may need merging)."""
 
@@ -107,16 +103,6 @@ def parse_time_extracted(text: str) -> int:
     return epoch_ms(datetime.datetime.fromisoformat(text))
 
 
-def append_commands(
-    layout: Layout, namespace: str, stream: str, first_id: int, rows: t.Sequence[Row]
-) -> list[Command]:
-    """Rows written at consecutive ids from ``first_id``, in record order."""
-    commands: list[Command] = []
-    for ab_id, row in enumerate(rows, start=first_id):
-        commands += layout.record_commands(record_key(namespace, stream, ab_id), ab_id, row)
-    return commands
-
-
 def plan_upsert(rows: t.Iterable[Row], *, hard_delete: bool) -> dict[str, UpsertEntry]:
     """Reduce a batch to one action per key; the last record wins.
 
@@ -151,27 +137,6 @@ def merge_into_stored(stored_data: str | None, row: Row) -> Row:
     if not isinstance(stored, dict):
         return row
     return make_row({**stored, **row.record()}, row.emitted_at, deleted=True, pk=row.pk)
-
-
-def upsert_commands(
-    layout: Layout,
-    namespace: str,
-    stream: str,
-    first_id: int,
-    plan: t.Mapping[str, UpsertEntry],
-    delete_command: str = "UNLINK",
-) -> list[Command]:
-    """Writes of kept keys (fresh ids from ``first_id``) and deletes."""
-    commands: list[Command] = []
-    ab_id = first_id
-    for pk, entry in plan.items():
-        key = record_key(namespace, stream, pk)
-        if entry.row is None:
-            commands.append((delete_command, key))
-        else:
-            commands += layout.record_commands(key, ab_id, entry.row)
-            ab_id += 1
-    return commands
 
 
 def count_writes(plan: t.Mapping[str, UpsertEntry]) -> int:

@@ -1,0 +1,431 @@
+"""Load methods (the ``load_method`` setting): one class each, one instance per stream
+per run, shared by the stream's sinks across schema changes.
+
+A load method decides how a row gets its key (an id from the counter, its primary
+key, or the stream's single key), writes batches with the cache type's commands
+through the writer, and does the work at the stream's start (compare the manifest,
+refuse to mix key schemes) and at a successful end of input (overwrite's cleanup or
+swap). The stream's manifest is written with its first batch, in the same pipeline.
+
+Invariants: a run never writes keys of another scheme next to what the manifest
+says the stream holds (only overwrite, which replaces the whole key space, changes
+it); ``write`` returns only after Redis acknowledged every command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import typing as t
+
+from target_redis import rows as rows_module
+from target_redis.cache_types import CACHE_TYPES, RecordType, SingleKeyType
+from target_redis.errors import BadInputError, TargetRedisError
+from target_redis.keys import encode_pk, parse_id_suffix
+from target_redis.manifest import (
+    IDS,
+    PRIMARY_KEY,
+    SINGLE_KEY,
+    Manifest,
+    conflicts,
+    held_without_manifest,
+)
+
+if t.TYPE_CHECKING:
+    from target_redis.cache_types import CacheType
+    from target_redis.keyspace import KeySpace
+    from target_redis.rows import Command, Row
+    from target_redis.writer import Writer
+
+TEMP_KEY_SECONDS = 86_400
+"""A crashed single-key overwrite's temporary key expires after a day."""
+
+
+@dataclasses.dataclass
+class StreamSetup:
+    """What a stream's load method works with, fixed for the run."""
+
+    space: KeySpace
+    cache: CacheType
+    writer: Writer
+    key_properties: tuple[str, ...]
+    hard_delete: bool
+    logger: logging.Logger
+    warn_once: t.Callable[..., None]
+    version: str
+    run_id: str
+    overwrite_keys: str = "auto"
+    bookmarks: tuple[str, ...] = ()
+    """The SCHEMA's ``bookmark_properties`` (an incremental stream)."""
+
+
+class LoadMethod:
+    """How one stream is loaded in this run."""
+
+    name: t.ClassVar[str]
+    replaces_key_space: t.ClassVar[bool] = False
+    needs_record_keys: t.ClassVar[bool] = False
+    """True when it cannot write a single-key cache type."""
+
+    def __init__(self, setup: StreamSetup) -> None:
+        """Nothing is read or written until ``start``."""
+        self.setup = setup
+        self.space = setup.space
+        self.cache = setup.cache
+        self.writer = setup.writer
+        self.keys = SINGLE_KEY if setup.cache.single_key else IDS
+        self.held: Manifest | None = None
+        self._manifest_due = True
+        self.written = 0
+        self.deletes = 0
+
+    @property
+    def stream(self) -> str:
+        """The stream's name."""
+        return self.space.stream
+
+    # Start
+
+    def start(self) -> None:
+        """First SCHEMA of the stream in this run: read what the stream holds and
+        refuse (before writing anything) when this run would mix key schemes."""
+        fields, key_type = self.writer.read_stream(self.space.manifest_key, self.space.key)
+        self.held = Manifest.from_fields(fields)
+        if self.held is None:
+            single = {c.redis_type: c.name for c in CACHE_TYPES.values() if c.single_key}
+            self.held = held_without_manifest(key_type, single)
+            if self.held is not None:
+                self.setup.logger.info(
+                    "Stream '%s' has no manifest: adopting the %s it holds (%s).",
+                    self.stream,
+                    self.held.describe(),
+                    self.space.key,
+                )
+        self.choose_keys()
+        planned = self.planned()
+        if not self.replaces_key_space and conflicts(self.held, planned):
+            raise TargetRedisError(self._refusal(planned))
+
+    def choose_keys(self) -> None:
+        """Settle ``self.keys`` once ``self.held`` is known."""
+
+    def planned(self) -> Manifest:
+        """The manifest of what this run writes."""
+        columns = self.setup.key_properties if self.keys == PRIMARY_KEY else ()
+        return Manifest(self.cache.name, self.keys, columns, self.name)
+
+    def _refusal(self, planned: Manifest) -> str:
+        assert self.held is not None
+        if self.held.mixed_with:
+            holds = (
+                f"{self.held.describe()} mixed with {self.held.mixed_with} (an overwrite "
+                "that did not finish)"
+            )
+        else:
+            holds = self.held.describe()
+        how = f"load_method: overwrite with cache_type: {planned.cache_type}"
+        if planned.keys in (IDS, PRIMARY_KEY):
+            how += f" and overwrite_keys: {planned.keys}"
+        return (
+            f"Stream '{self.stream}' holds {holds} (manifest {self.space.manifest_key}); "
+            f"load_method {self.name} would write {planned.describe()} next to them. "
+            f"Nothing was written. To convert the stream, run it once with {how}."
+        )
+
+    # Rows
+
+    def row_key(self, record: t.Mapping[str, t.Any]) -> str | None:
+        """The record's key suffix when records are keyed by primary key, else None."""
+        if self.keys != PRIMARY_KEY:
+            return None
+        values = []
+        for name in self.setup.key_properties:
+            value = record.get(name)
+            if value is None:
+                msg = (
+                    f"Stream '{self.stream}': key property '{name}' is missing or null in "
+                    f"a record; {self.name} by primary key needs every key property."
+                )
+                raise BadInputError(msg)
+            values.append(value)
+        return encode_pk(values)
+
+    # Writing
+
+    def write(self, rows: list[Row]) -> int:
+        """Write a batch; return how many records (or keys) it wrote."""
+        if self.keys == SINGLE_KEY:
+            written = self._write_single(self._kept(rows))
+        elif self.keys == PRIMARY_KEY:
+            written = self._write_by_key(rows)
+        else:
+            written = self._write_ids(self._kept(rows))
+        self.written += written
+        return written
+
+    def _kept(self, rows: list[Row]) -> list[Row]:
+        if not self.setup.hard_delete:
+            return rows
+        kept = [row for row in rows if not row.deleted]
+        if len(kept) < len(rows):
+            self.deletes += len(rows) - len(kept)
+            self.setup.warn_once(
+                f"append-delete:{self.stream}",
+                "Stream '%s': hard_delete drops deleted rows under %s; records appended "
+                "earlier are not removed (use load_method upsert with key_properties).",
+                self.stream,
+                self.name,
+            )
+        return kept
+
+    def _write_ids(self, rows: list[Row]) -> int:
+        if not rows:
+            return 0
+        cache = t.cast("RecordType", self.cache)
+        first_id = self.reserve_ids(len(rows))
+        commands: list[Command] = self._manifest_commands()
+        for ab_id, row in enumerate(rows, start=first_id):
+            commands += cache.record_commands(self.space.record_key(ab_id), ab_id, row)
+        self.writer.run([*commands, *self._expire_stream_keys()])
+        self.wrote_ids(first_id, len(rows))
+        return len(rows)
+
+    def _write_by_key(self, rows: list[Row]) -> int:
+        cache = t.cast("RecordType", self.cache)
+        plan = rows_module.plan_upsert(rows, hard_delete=self.setup.hard_delete)
+        to_merge = [pk for pk, entry in plan.items() if entry.merge_stored]
+        if to_merge:
+            stored = self.writer.read_values([self.space.record_key(pk) for pk in to_merge], cache)
+            for pk, data in zip(to_merge, stored, strict=True):
+                entry = plan[pk]
+                entry.row = rows_module.merge_into_stored(data, t.cast("Row", entry.row))
+        writes = rows_module.count_writes(plan)
+        ab_id = self.reserve_ids(writes) if writes else 0
+        commands = self._manifest_commands()
+        for pk, entry in plan.items():
+            key = self.space.record_key(pk)
+            if entry.row is None:
+                commands.append((self.writer.delete_command, key))
+                self.deletes += 1
+            else:
+                commands += cache.record_commands(key, ab_id, entry.row)
+                ab_id += 1
+        self.writer.run([*commands, *(self._expire_stream_keys() if writes else [])])
+        self.wrote_keys([self.space.record_key(pk) for pk, e in plan.items() if e.row])
+        return len(plan)
+
+    def _write_single(self, rows: list[Row]) -> int:
+        if not rows:
+            return 0
+        cache = t.cast("SingleKeyType", self.cache)
+        key = self.single_key()
+        commands = self._manifest_commands() + cache.add_commands(key, rows)
+        if key != self.space.key:  # a temporary key: a crashed run's leftover expires
+            commands.append(("EXPIRE", key, str(TEMP_KEY_SECONDS)))
+        commands += self.cache.expire(self.space.manifest_key)
+        self.writer.run(commands, transaction=cache.transactional)
+        return len(rows)
+
+    def _expire_stream_keys(self) -> list[Command]:
+        # With ttl_seconds, counter and manifest outlive every record they describe.
+        return self.cache.expire(self.space.key) + self.cache.expire(self.space.manifest_key)
+
+    def reserve_ids(self, count: int) -> int:
+        """Advance the counter by ``count`` (one INCRBY); the first id."""
+        return self.writer.reserve_ids(self.space.key, count)
+
+    def single_key(self) -> str:
+        """Where a single-key type's rows go."""
+        return self.space.key
+
+    def wrote_ids(self, first_id: int, count: int) -> None:
+        """Ids ``first_id`` .. ``first_id + count - 1`` were written."""
+
+    def wrote_keys(self, keys: list[str]) -> None:
+        """These record keys were written."""
+
+    def _manifest_commands(self) -> list[Command]:
+        """The manifest's HSET, once per run, ahead of the first batch."""
+        if not self._manifest_due:
+            return []
+        self._manifest_due = False
+        return self.manifest_commands(self.planned())
+
+    def manifest_commands(self, manifest: Manifest) -> list[Command]:
+        """Commands storing ``manifest`` (HDEL of a field it no longer has)."""
+        fields = manifest.fields(self.stream, self.space.namespace, self.setup.version)
+        pairs = [part for item in fields.items() for part in item]
+        commands: list[Command] = [("HSET", self.space.manifest_key, *pairs)]
+        if not manifest.mixed_with:
+            commands.append(("HDEL", self.space.manifest_key, "mixed_with"))
+        return commands
+
+    # End
+
+    def finish(self) -> None:
+        """At a successful end of input (after the last batch was written)."""
+
+    def own_records(self, redis_type: str | None = None) -> list[str]:
+        """Every record key the stream holds (SCAN)."""
+        keys = self.writer.scan(self.space.pattern)
+        return self.space.own_records(keys, self.writer, redis_type)
+
+
+class AppendOnly(LoadMethod):
+    """Every record gets a new id after the counter; nothing existing is touched."""
+
+    name = "append-only"
+
+
+class Upsert(LoadMethod):
+    """One key per primary key, the latest record winning."""
+
+    name = "upsert"
+    needs_record_keys = True
+
+    def choose_keys(self) -> None:
+        """Always by primary key."""
+        self.keys = PRIMARY_KEY
+
+
+class Overwrite(LoadMethod):
+    """Replaces the stream's whole key space when the input ends successfully: the
+    old keys stay readable until then, whatever scheme or cache type wrote them."""
+
+    name = "overwrite"
+    replaces_key_space = True
+
+    def __init__(self, setup: StreamSetup) -> None:
+        """Tracks what this run writes (id ranges, or keys), to keep only those."""
+        super().__init__(setup)
+        self._id_ranges: list[tuple[int, int]] = []
+        self._keys_written: set[str] = set()
+        self._drop_single_key = False
+
+    def choose_keys(self) -> None:
+        """``overwrite_keys``: ids, primary-key, or auto (what the stream holds)."""
+        if self.cache.single_key:
+            return
+        wanted = self.setup.overwrite_keys
+        if wanted == "auto":
+            by_key = self.held is not None and self.held.keys == PRIMARY_KEY
+            wanted = PRIMARY_KEY if by_key and self.setup.key_properties else IDS
+        if wanted == PRIMARY_KEY and not self.setup.key_properties:
+            msg = (
+                f"Stream '{self.stream}' has no key_properties: setting 'overwrite_keys: "
+                "primary-key' needs them."
+            )
+            raise TargetRedisError(msg)
+        self.keys = wanted
+
+    def start(self) -> None:
+        """Read what the stream holds, and say what will replace it."""
+        super().start()
+        held, planned = self.held, self.planned()
+        if self.setup.bookmarks:
+            self.warn_incremental("its SCHEMA has bookmark_properties")
+        if held is not None and held.keys == SINGLE_KEY and not self.cache.single_key:
+            self._drop_single_key = True  # the counter takes the single key's place
+        what = "its records" if held is None else held.describe()
+        into = self.single_key() if self.cache.single_key else "new keys"
+        self.setup.logger.info(
+            "Stream '%s': overwrite will replace %s with %s, written to %s.",
+            self.stream,
+            what,
+            planned.describe(),
+            into,
+        )
+
+    def warn_incremental(self, why: str) -> None:
+        """An incremental stream under overwrite keeps only this run's records."""
+        self.setup.warn_once(
+            f"overwrite-incremental:{self.stream}",
+            "Stream '%s' looks incremental (%s): overwrite will leave only the records "
+            "of this run, not the whole table. Use append-only or upsert, or run the "
+            "tap without state for a full refresh.",
+            self.stream,
+            why,
+        )
+
+    def planned(self) -> Manifest:
+        """What the stream will hold; ``mixed_with`` what it held, if that differs."""
+        planned = super().planned()
+        if self.held is not None and not self.held.same_space(planned):
+            return dataclasses.replace(planned, mixed_with=self.held.describe())
+        return planned
+
+    def single_key(self) -> str:
+        """Single-key types are built in a temporary key, swapped in at the end."""
+        return self.space.temp_key(self.setup.run_id)
+
+    def reserve_ids(self, count: int) -> int:
+        """As any load method's, after removing a single key that held the stream."""
+        if self._drop_single_key:
+            self.writer.remove([self.space.key])
+            self._drop_single_key = False
+        return super().reserve_ids(count)
+
+    def wrote_ids(self, first_id: int, count: int) -> None:
+        """Remember the range: these are the keys to keep."""
+        self._id_ranges.append((first_id, first_id + count - 1))
+
+    def wrote_keys(self, keys: list[str]) -> None:
+        """Remember the keys: these are the ones to keep."""
+        self._keys_written.update(keys)
+
+    def _mine(self, key: str) -> bool:
+        if self.keys == PRIMARY_KEY:
+            return key in self._keys_written
+        ab_id = parse_id_suffix(key, self.space.key)
+        return ab_id is not None and any(low <= ab_id <= high for low, high in self._id_ranges)
+
+    def finish(self) -> None:
+        """Swap in the single key, remove every record this run did not write, then
+        record the manifest of what the stream now holds."""
+        if self.cache.single_key:
+            swapped = self.writer.swap_in(self.single_key(), self.space.key, self.cache.ttl_seconds)
+            self.setup.logger.info(
+                "Stream '%s': overwrite %s.", self.stream, "swapped in" if swapped else "emptied it"
+            )
+        if self._drop_single_key:  # no record this run: the old single key goes too
+            self.writer.remove([self.space.key])
+        stale = [key for key in self.own_records() if not self._mine(key)]
+        removed = self.writer.remove(stale)
+        manifest = dataclasses.replace(self.planned(), mixed_with="")
+        self.writer.run(
+            [*self.manifest_commands(manifest), *self.cache.expire(self.space.manifest_key)]
+        )
+        self.setup.logger.info(
+            "Stream '%s': overwrite removed %d records of earlier runs.", self.stream, removed
+        )
+
+
+LOAD_METHODS: dict[str, type[LoadMethod]] = {
+    cls.name: cls for cls in (AppendOnly, Overwrite, Upsert)
+}
+"""Every load method by its setting value (settings.py takes the allowed values here)."""
+
+
+def load_method_for(name: str, setup: StreamSetup) -> LoadMethod:
+    """The stream's load method; upsert without key_properties appends (with a warning)."""
+    method = LOAD_METHODS[name]
+    if method.needs_record_keys and not setup.key_properties:
+        setup.warn_once(
+            f"upsert-no-key:{setup.space.stream}",
+            "Stream '%s' has no key_properties: upsert falls back to append-only.",
+            setup.space.stream,
+        )
+        method = AppendOnly
+    return method(setup)
+
+
+def check_combination(load_method: str, cache_type: str, where: str = "") -> None:
+    """Refuse a load method the cache type cannot do (before connecting)."""
+    cache = CACHE_TYPES[cache_type]
+    if LOAD_METHODS[load_method].needs_record_keys and cache.single_key:
+        supported = ", ".join(n for n, m in LOAD_METHODS.items() if not m.needs_record_keys)
+        msg = (
+            f"Setting 'load_method: {load_method}' does not apply to 'cache_type: "
+            f"{cache_type}'{where} (records have no key of their own); it supports {supported}."
+        )
+        raise TargetRedisError(msg)

@@ -1,0 +1,111 @@
+"""Stream manifests: how a stream's key space was written. Pure, no I/O.
+
+A manifest is a small HASH at ``N:{N:S}:target-redis-manifest:S`` (keys.side_key:
+same cluster slot as ``N:S``, outside every stream's ``N:S:*``), readable with
+``redis-cli HGETALL``. A run compares it with what it is about to write and refuses
+to mix key schemes; overwrite, which replaces the whole key space, may change them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import typing as t
+
+IDS, PRIMARY_KEY, SINGLE_KEY = "ids", "primary-key", "single-key"
+"""Key schemes: ``N:S:<id>`` from the counter, ``N:S:<primary key>``, one key ``N:S``."""
+UNKNOWN = "unknown"
+"""Per-record keys written before manifests existed (ids or primary keys)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """What a stream's key space holds."""
+
+    cache_type: str
+    keys: str
+    key_properties: tuple[str, ...] = ()
+    load_method: str = ""
+    """The method of the run that wrote it last (informative)."""
+    mixed_with: str = ""
+    """Set while an overwrite that changes the scheme has not finished: what it replaces."""
+
+    def describe(self) -> str:
+        """``hash records keyed by ids``, ``a list at the stream's key``..."""
+        if self.keys == SINGLE_KEY:
+            return f"a {self.cache_type} at the stream's key"
+        if self.keys == PRIMARY_KEY:
+            columns = ", ".join(self.key_properties)
+            return f"{self.cache_type} records keyed by primary key ({columns})"
+        if self.keys == IDS:
+            return f"{self.cache_type} records keyed by ids"
+        return "records with a counter but no manifest (Airbyte or target-redis before 0.2)"
+
+    def same_space(self, other: Manifest) -> bool:
+        """Whether ``other`` writes the same kind of keys as this one holds."""
+        return (
+            self.cache_type == other.cache_type
+            and self.keys == other.keys
+            and (self.keys != PRIMARY_KEY or self.key_properties == other.key_properties)
+        )
+
+    def fields(self, stream: str, namespace: str, version: str) -> dict[str, str]:
+        """The HASH fields (``mixed_with`` only when set)."""
+        fields = {
+            "stream": stream,
+            "namespace": namespace,
+            "cache_type": self.cache_type,
+            "keys": self.keys,
+            "key_properties": json.dumps(list(self.key_properties), ensure_ascii=False),
+            "load_method": self.load_method,
+            "written_by": f"target-redis {version}",
+            "updated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
+        }
+        if self.mixed_with:
+            fields["mixed_with"] = self.mixed_with
+        return fields
+
+    @classmethod
+    def from_fields(cls, fields: t.Mapping[str, str]) -> Manifest | None:
+        """The manifest a HASH holds (None for an empty or unreadable one)."""
+        if not fields.get("cache_type") or not fields.get("keys"):
+            return None
+        try:
+            columns = json.loads(fields.get("key_properties") or "[]")
+        except ValueError:
+            columns = []
+        return cls(
+            cache_type=fields["cache_type"],
+            keys=fields["keys"],
+            key_properties=tuple(str(c) for c in columns) if isinstance(columns, list) else (),
+            load_method=fields.get("load_method", ""),
+            mixed_with=fields.get("mixed_with", ""),
+        )
+
+
+def held_without_manifest(
+    stream_key_type: str, single_key_types: t.Mapping[str, str]
+) -> Manifest | None:
+    """What a stream without a manifest holds, judged by the type of its key ``N:S``:
+    nothing, a counter (per-record keys of unknown scheme: Airbyte's layout or an
+    earlier target-redis), or a single-key type (``single_key_types``: Redis TYPE ->
+    cache type)."""
+    if stream_key_type in ("none", ""):
+        return None
+    if stream_key_type == "string":
+        return Manifest(cache_type="per-record", keys=UNKNOWN)
+    name = single_key_types.get(stream_key_type, stream_key_type)
+    return Manifest(cache_type=name, keys=SINGLE_KEY)
+
+
+def conflicts(held: Manifest | None, planned: Manifest) -> bool:
+    """Whether writing ``planned`` next to ``held`` would mix key schemes (a stream
+    without a manifest is adopted by any run writing the same shape of keys)."""
+    if held is None:
+        return False
+    if held.keys == UNKNOWN:
+        return planned.keys == SINGLE_KEY
+    return bool(held.mixed_with) or not held.same_space(planned)
