@@ -67,8 +67,9 @@ def main() -> int:
                     node = f"  (on :{server.owner(client.keyslot(key)).port})"
                 print(f"  {key!r:40} {kind:6} {value}{node}")
             hashes = [k for k in keys if client.type(k) == "hash"]
-            if hashes:
-                key = hashes[-1]
+            records = [k for k in hashes if "target-redis-manifest" not in k]
+            manifests = [k for k in hashes if "target-redis-manifest" in k]
+            for key in records[-1:] + manifests[-1:]:
                 print(f"\n$ redis-cli HGETALL {key!r}")
                 fields = client.hgetall(key)
                 for field in sorted(fields, key=lambda f: FIELD_ORDER.get(f, 9)):

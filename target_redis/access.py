@@ -38,7 +38,7 @@ def needed_commands(
     """The commands (on the probe keys) that a load with this cache type and method runs."""
     counter, record, manifest_key = keys
     overwrite = load_method == "overwrite"
-    manifest = ("HSET", manifest_key, "cache_type", "x")
+    manifest = (cache.hash_set, manifest_key, "cache_type", "x")
     if not isinstance(cache, RecordType):
         key = record if overwrite else counter  # record: the temp key
         commands: list[tuple[str, ...]] = [*cache.probe_commands(key), manifest]

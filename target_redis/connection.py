@@ -14,19 +14,16 @@ import redis
 import redis.connection
 import redis.exceptions
 
+from target_redis import settings
 from target_redis.errors import REDIS_ERRORS, TargetRedisError
 from target_redis.tls import DISABLE, build_context, tls_mode
 
 if t.TYPE_CHECKING:
     import sshtunnel
 
-_CONNECT_TIMEOUT = 10.0
-_READ_TIMEOUT = 60.0
 
-
-def _seconds(config: t.Mapping[str, t.Any], name: str, default: float) -> float:
-    value = config.get(name)
-    return float(value) if value else default
+def _seconds(config: t.Mapping[str, t.Any], name: str) -> float:
+    return float(settings.value(config, name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,9 +77,9 @@ def endpoint(config: t.Mapping[str, t.Any]) -> Endpoint:
     url = config.get("url")
     if not url:
         return Endpoint(
-            host=str(config.get("host") or "localhost"),
-            port=int(config.get("port") or 6379),
-            db=int(config.get("db") or 0),
+            host=str(settings.value(config, "host")),
+            port=int(settings.value(config, "port")),
+            db=int(settings.value(config, "db")),
             username=config.get("username") or None,
             password=config.get("password") or None,
             tls=tls_mode(config),
@@ -92,14 +89,14 @@ def endpoint(config: t.Mapping[str, t.Any]) -> Endpoint:
         msg = "Setting 'url' must start with redis:// or rediss://."
         raise TargetRedisError(msg)
     try:
-        port = parts.port or 6379
+        port = parts.port or int(settings.DEFAULTS["port"])
         path = parts.path.lstrip("/")
         db = int(path) if path else 0
     except ValueError:
         msg = "Setting 'url' has an invalid port or database number."
         raise TargetRedisError(msg) from None
     return Endpoint(
-        host=parts.hostname or "localhost",
+        host=parts.hostname or str(settings.DEFAULTS["host"]),
         port=port,
         db=db,
         username=urllib.parse.unquote(parts.username) if parts.username else None,
@@ -169,7 +166,8 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
     target = endpoint(config)
     cluster = bool(config.get("cluster_mode"))
     tunnel = None
-    if (config.get("tunnel_method") or {}).get("tunnel_method", "NO_TUNNEL") != "NO_TUNNEL":
+    no_tunnel = settings.TUNNEL_METHODS[0]
+    if (config.get("tunnel_method") or {}).get("tunnel_method", no_tunnel) != no_tunnel:
         from target_redis.tunnel import tunnel_settings  # paramiko: imported only when used
 
         tunnel = tunnel_settings(config)
@@ -182,8 +180,8 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
         "port": target.port,
         "username": target.username,
         "password": target.password,
-        "socket_connect_timeout": _seconds(config, "connect_timeout_seconds", _CONNECT_TIMEOUT),
-        "socket_timeout": _seconds(config, "socket_timeout_seconds", _READ_TIMEOUT),
+        "socket_connect_timeout": _seconds(config, "connect_timeout_seconds"),
+        "socket_timeout": _seconds(config, "socket_timeout_seconds"),
         "decode_responses": True,
     }
     forwarder = None

@@ -185,7 +185,7 @@ class LoadMethod:
         first_id = self.reserve_ids(len(rows))
         commands: list[Command] = self._manifest_commands()
         for ab_id, row in enumerate(rows, start=first_id):
-            commands += cache.record_commands(self.space.record_key(ab_id), ab_id, row)
+            commands += self.record_commands(self.space.record_key(ab_id), ab_id, row)
         self.writer.run([*commands, *self._expire_stream_keys()])
         self.wrote_ids(first_id, len(rows))
         return len(rows)
@@ -208,7 +208,7 @@ class LoadMethod:
                 commands.append((self.writer.delete_command, key))
                 self.deletes += 1
             else:
-                commands += cache.record_commands(key, ab_id, entry.row)
+                commands += self.record_commands(key, ab_id, entry.row)
                 ab_id += 1
         self.writer.run([*commands, *(self._expire_stream_keys() if writes else [])])
         self.wrote_keys([self.space.record_key(pk) for pk, e in plan.items() if e.row])
@@ -225,6 +225,10 @@ class LoadMethod:
         commands += self.cache.expire(self.space.manifest_key)
         self.writer.run(commands, transaction=cache.transactional)
         return len(rows)
+
+    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
+        """The cache type's commands writing one record at ``key``."""
+        return t.cast("RecordType", self.cache).record_commands(key, ab_id, row)
 
     def _expire_stream_keys(self) -> list[Command]:
         # With ttl_seconds, counter and manifest outlive every record they describe.
@@ -255,7 +259,7 @@ class LoadMethod:
         """Commands storing ``manifest`` (HDEL of a field it no longer has)."""
         fields = manifest.fields(self.stream, self.space.namespace, self.setup.version)
         pairs = [part for item in fields.items() for part in item]
-        commands: list[Command] = [("HSET", self.space.manifest_key, *pairs)]
+        commands: list[Command] = [(self.cache.hash_set, self.space.manifest_key, *pairs)]
         if not manifest.mixed_with:
             commands.append(("HDEL", self.space.manifest_key, "mixed_with"))
         return commands
@@ -301,6 +305,7 @@ class Overwrite(LoadMethod):
         self._id_ranges: list[tuple[int, int]] = []
         self._keys_written: set[str] = set()
         self._drop_single_key = False
+        self._clear_first = False
 
     def choose_keys(self) -> None:
         """``overwrite_keys``: ids, primary-key, or auto (what the stream holds)."""
@@ -326,6 +331,9 @@ class Overwrite(LoadMethod):
             self.warn_incremental("its SCHEMA has bookmark_properties")
         if held is not None and held.keys == SINGLE_KEY and not self.cache.single_key:
             self._drop_single_key = True  # the counter takes the single key's place
+        if held is not None and held.keys in (IDS, PRIMARY_KEY):
+            # A new key may be an old key of another type: remove it before writing.
+            self._clear_first = held.cache_type != self.cache.name
         what = "its records" if held is None else held.describe()
         into = self.single_key() if self.cache.single_key else "new keys"
         self.setup.logger.info(
@@ -364,6 +372,11 @@ class Overwrite(LoadMethod):
             self.writer.remove([self.space.key])
             self._drop_single_key = False
         return super().reserve_ids(count)
+
+    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
+        """As any load method's, after removing an old key of another type there."""
+        commands = super().record_commands(key, ab_id, row)
+        return [(self.writer.delete_command, key), *commands] if self._clear_first else commands
 
     def wrote_ids(self, first_id: int, count: int) -> None:
         """Remember the range: these are the keys to keep."""

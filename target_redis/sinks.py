@@ -58,7 +58,9 @@ class RedisSink(BatchSink):
         """Bind the sink to the target's shared writer and resolve its load method."""
         self.target = target  # before super(): the SDK asks for the validator there
         super().__init__(target, stream_name, schema, key_properties)
-        self.load = target.load_for(stream_name, self.key_properties, self.schema)
+        self.load = target.load_for(stream_name, self.key_properties)
+        # Here, not in setup(): the SDK logs a second ERROR line for a failed setup().
+        target.start_load(self.load)
         self.encode = target.encode
         self._last_extracted: tuple[t.Any, int] = (None, 0)
         properties = self.schema["properties"]
@@ -76,11 +78,6 @@ class RedisSink(BatchSink):
         if not self.validate_schema or not self.target.fast_path:
             return super().get_validator()
         return CompiledValidator(self.schema)
-
-    def setup(self) -> None:
-        """Start of the stream (once per run, whatever the schema changes)."""
-        super().setup()
-        self.target.start_load(self.load)
 
     def _validate_and_parse(self, record: dict) -> dict:
         # As the SDK's, minus its traceback log: the CLI reports InvalidRecord in

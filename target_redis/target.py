@@ -144,6 +144,7 @@ class TargetRedis(Target):
         self.encode = rows.encode_data if self.fast_path else rows.encode_data_plain
         self._progress: dict[str, Progress] = {}
         self.loads: dict[str, LoadMethod] = {}
+        self._bookmark_properties: dict[str, tuple[str, ...]] = {}
         self._started: set[str] = set()
         self._run_id = uuid.uuid4().hex[:12]
         self._warned: set[str] = set()
@@ -198,6 +199,9 @@ class TargetRedis(Target):
             stream = message_dict.get("stream")
             msg = f"SCHEMA for stream '{stream}' has no 'properties' object."
             raise BadInputError(msg)
+        bookmarks = message_dict.get("bookmark_properties")
+        if isinstance(bookmarks, list) and bookmarks:
+            self._bookmark_properties[str(message_dict.get("stream"))] = tuple(map(str, bookmarks))
         super()._process_schema_message(message_dict)
 
     def _process_record_message(self, message_dict: dict) -> None:
@@ -252,9 +256,7 @@ class TargetRedis(Target):
 
     # Load methods
 
-    def load_for(
-        self, stream: str, key_properties: t.Sequence[str] | None, schema: dict
-    ) -> LoadMethod:
+    def load_for(self, stream: str, key_properties: t.Sequence[str] | None) -> LoadMethod:
         """The stream's load method for this run (one per stream, shared by its sinks)."""
         if stream not in self.loads:
             setup = StreamSetup(
@@ -268,7 +270,7 @@ class TargetRedis(Target):
                 version=__version__,
                 run_id=self._run_id,
                 overwrite_keys=settings.value(self.config, "overwrite_keys"),
-                bookmarks=tuple(schema.get("bookmark_properties") or ()),
+                bookmarks=self._bookmark_properties.get(stream, ()),
             )
             self.loads[stream] = load_method_for(self.load_method, setup)
         return self.loads[stream]

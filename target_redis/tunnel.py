@@ -11,11 +11,12 @@ import typing as t
 import paramiko
 import sshtunnel
 
+from target_redis import settings
 from target_redis.errors import TargetRedisError
 
 logger = logging.getLogger("target-redis")
 
-NO_TUNNEL, KEY_AUTH, PASSWORD_AUTH = "NO_TUNNEL", "SSH_KEY_AUTH", "SSH_PASSWORD_AUTH"
+NO_TUNNEL, KEY_AUTH, PASSWORD_AUTH = settings.TUNNEL_METHODS
 _KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 _TIMEOUT = 10.0
 

@@ -249,7 +249,9 @@ class Writer:
         removed = 0
         for start in range(0, len(keys), _SCAN_COUNT):
             chunk = keys[start : start + _SCAN_COUNT]
-            removed += self.retrier.call("removing keys", functools.partial(self.delete_keys, chunk))
+            removed += self.retrier.call(
+                "removing keys", functools.partial(self.delete_keys, chunk)
+            )
         return removed
 
     def delete_keys(self, keys: t.Sequence[str]) -> int:

@@ -24,6 +24,7 @@ from devtools.cluster import LocalCluster
 from devtools.server import RedisServer
 from target_redis.connection import ServerInfo
 from target_redis.errors import TargetRedisError
+from target_redis.keyspace import KeySpace
 from target_redis.pipelines import send_to_cluster
 from target_redis.target import TargetRedis
 from target_redis.writer import Writer
@@ -158,8 +159,35 @@ def test_single_key_types_append_and_overwrite(
     }[cache_type]
     assert read(":s") == sorted(f'{{"id":{i},"v":"a{i}"}}' for i in range(1, 4))
     assert read(":t") == [f'{{"id":{i},"v":"c{i}"}}' for i in range(1, 3)]
-    assert sorted(cc.scan_iter(match="*")) == [":s", ":t"]  # no temporary key left
+    manifests = [KeySpace("", name).manifest_key for name in ("s", "t")]
+    assert sorted(cc.scan_iter(match="*")) == sorted([":s", ":t", *manifests])  # no temp key
     assert 0 < cc.ttl(":t") <= 600
+
+
+@pytest.mark.parametrize("namespace", ["", "{shop}"])
+def test_manifest_shares_the_stream_key_slot_and_guards_conversions(
+    cluster: LocalCluster, cc: redis.RedisCluster, namespace: str
+) -> None:
+    upsert = cluster.config(namespace=namespace, load_method="upsert")
+    run_target(upsert, lines(range(1, 301), "a"))
+    space = KeySpace(namespace, "s")
+    assert cc.keyslot(space.manifest_key) == cc.keyslot(space.key)
+    assert cc.hget(space.manifest_key, "keys") == "primary-key"
+    with pytest.raises(TargetRedisError, match="holds hash records keyed by primary key"):
+        run_target(cluster.config(namespace=namespace), lines(range(1, 3), "x"))
+    # Rows 1-100 deleted at the source: an overwrite keeps the key scheme, on every node.
+    run_target(
+        cluster.config(namespace=namespace, load_method="overwrite"), lines(range(101, 301), "b")
+    )
+    assert sorted(records(cc, f"{space.key}:*")) == sorted(
+        space.record_key(i) for i in range(101, 301)
+    )
+    # Converted to ids by overwrite, then appended to.
+    to_ids = cluster.config(namespace=namespace, load_method="overwrite", overwrite_keys="ids")
+    run_target(to_ids, lines(range(1, 3), "c"))
+    run_target(cluster.config(namespace=namespace), lines(range(3, 4), "d"))
+    assert sorted(d["v"] for d in records(cc, f"{space.key}:*").values()) == ["c1", "c2", "d3"]
+    assert cc.hget(space.manifest_key, "keys") == "ids"
 
 
 def test_string_cache_type_upsert(cluster: LocalCluster, cc: redis.RedisCluster) -> None:
@@ -189,7 +217,10 @@ def test_key_pattern_user_on_every_node(cluster: LocalCluster, cc: redis.RedisCl
         run_target({**shop, "load_method": "upsert"}, lines([1, 2], "a", stream="u"))
         assert cc.lrange("shop:s", 0, -1) == ['{"id":1,"v":"a1"}', '{"id":2,"v":"a2"}']
         assert cc.hget("shop:u:2", "_airbyte_data") == '{"id":2,"v":"a2"}'
-        assert sorted(cc.scan_iter(match="*")) == ["shop:s", "shop:u", "shop:u:1", "shop:u:2"]
+        manifests = [KeySpace("shop", name).manifest_key for name in ("s", "u")]
+        assert sorted(cc.scan_iter(match="*")) == sorted(
+            ["shop:s", "shop:u", "shop:u:1", "shop:u:2", *manifests]
+        )
     finally:
         for node in cluster.nodes:
             with node.client() as client:
