@@ -10,33 +10,36 @@ import redis.exceptions
 
 from target_redis.cache_types import RecordType
 from target_redis.errors import TargetRedisError
-from target_redis.keys import escape_glob, side_key, stream_key
+from target_redis.keys import escape_glob, side_key
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
     from target_redis.connection import ServerInfo
 
 PROBE_STREAM = "__target_redis_check__"
+PROBE_TTL_SECONDS = 60
 
 
-def probe_keys(namespace: str, cache: CacheType, load_method: str) -> tuple[str, str, str]:
-    """The keys the check writes, as the load would: the stream's counter, a record
-    (for a single-key overwrite, the temporary key it is built in) and the manifest."""
-    counter = stream_key(namespace, PROBE_STREAM)
-    manifest = side_key(namespace, PROBE_STREAM, "manifest")
-    if cache.single_key and load_method == "overwrite":
-        return counter, side_key(namespace, PROBE_STREAM, "tmp:check"), manifest
-    return counter, f"{counter}:1", manifest
+def probe_keys(namespace: str, cache: CacheType, load_method: str) -> tuple[str, ...]:
+    """The keys the check writes in place of the stream's counter, a record (for a
+    single-key overwrite, the temporary key) and the manifest. They are side keys
+    (``N:{N:__target_redis_check__}:...``): under the namespace prefix, as the load's
+    keys are (key-pattern ACLs), in one cluster slot, and in no stream's key space."""
+    record = "tmp" if cache.single_key and load_method == "overwrite" else "record"
+    return tuple(
+        side_key(namespace, PROBE_STREAM, f"check-{kind}")
+        for kind in ("counter", record, "manifest", "lease")
+    )
 
 
 def needed_commands(
     cache: CacheType,
     load_method: str,
     delete_command: str,
-    keys: tuple[str, str, str],
+    keys: tuple[str, ...],
 ) -> list[tuple[str, ...]]:
     """The commands (on the probe keys) that a load with this cache type and method runs."""
-    counter, record, manifest_key = keys
+    counter, record, manifest_key, lease = keys
     overwrite = load_method == "overwrite"
     manifest = (cache.hash_set, manifest_key, "cache_type", "x")
     if not isinstance(cache, RecordType):
@@ -53,7 +56,9 @@ def needed_commands(
             ]
         if load_method != "append-only":
             commands.append(cache.read_command(record))
-    if cache.ttl_seconds:
+    if overwrite:  # the lease: one overwrite of a stream at a time
+        commands += [("SET", lease, "check", "NX", "EX", "60"), ("TTL", lease)]
+    if cache.ttl_seconds or overwrite:
         commands.append(("EXPIRE", record, "60"))
     if load_method != "append-only":
         commands.append((delete_command, record))
@@ -152,8 +157,11 @@ def _probe(
                 name = "MULTI" if transaction and "'multi'" in str(exc).lower() else command[0]
                 _refuse(name, who, where, str(exc))
     finally:
-        with contextlib.suppress(redis.RedisError):
-            for key in keys:  # one at a time: a cluster may hold them apart
+        for key in keys:
+            # Expire first: a user who may not delete keys still leaves nothing for long.
+            with contextlib.suppress(redis.RedisError):
+                client.execute_command("EXPIRE", key, str(PROBE_TTL_SECONDS))
+            with contextlib.suppress(redis.RedisError):
                 client.execute_command(delete_command, key)
 
 

@@ -22,6 +22,9 @@ if t.TYPE_CHECKING:
     import sshtunnel
 
 
+DEFAULT_MAX_BULK = 512 * 1024 * 1024
+
+
 def _seconds(config: t.Mapping[str, t.Any], name: str) -> float:
     return float(settings.value(config, name))
 
@@ -33,6 +36,8 @@ class ServerInfo:
     version: tuple[int, ...]  # Redis (or Redis-compatible) version: what commands exist
     cluster: bool = False
     label: str = "Redis (version unknown)"  # for the log: "Redis 7.0.15", "Valkey 8.1.8"
+    max_bulk_bytes: int = DEFAULT_MAX_BULK
+    """The largest value the server accepts (``proto-max-bulk-len``)."""
 
     @property
     def has_unlink(self) -> bool:
@@ -84,7 +89,11 @@ def endpoint(config: t.Mapping[str, t.Any]) -> Endpoint:
             password=config.get("password") or None,
             tls=tls_mode(config),
         )
-    parts = urllib.parse.urlsplit(str(url))
+    try:
+        parts = urllib.parse.urlsplit(str(url))
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"; the text never holds the url
+        msg = f"Setting 'url' is not a valid URL ({exc})."
+        raise TargetRedisError(msg) from None
     if parts.scheme not in ("redis", "rediss"):
         msg = "Setting 'url' must start with redis:// or rediss://."
         raise TargetRedisError(msg)
@@ -286,7 +295,8 @@ def server_info(client: redis.Redis | redis.RedisCluster, where: str) -> ServerI
         found = [server_facts(node) for node in nodes if node is not None]
         oldest = min(found, key=lambda info: info.version, default=ServerInfo((0,)))
         label = f"{oldest.label} (cluster of {len(found)} primaries)"
-        return dataclasses.replace(oldest, cluster=True, label=label)
+        bulk = min((info.max_bulk_bytes for info in found), default=DEFAULT_MAX_BULK)
+        return dataclasses.replace(oldest, cluster=True, label=label, max_bulk_bytes=bulk)
     info = server_facts(client)
     if info.cluster:
         msg = (
@@ -308,7 +318,8 @@ def server_facts(client: redis.Redis) -> ServerInfo:
         version = str(info.get("redis_version", "0"))
         valkey = info.get("valkey_version")
         label = f"Valkey {valkey}" if valkey else f"Redis {version}"
-        return ServerInfo(parse_version(version), str(info.get("cluster_enabled")) == "1", label)
+        cluster = str(info.get("cluster_enabled")) == "1"
+        return ServerInfo(parse_version(version), cluster, label, max_bulk(client))
     try:
         hello = client.execute_command("HELLO")
     except redis.ResponseError:  # no permission, or a server before Redis 6
@@ -318,6 +329,15 @@ def server_facts(client: redis.Redis) -> ServerInfo:
     version = str(hello.get("version", "0"))
     label = f"{str(hello.get('server', 'redis')).capitalize()} {version}"
     return ServerInfo(parse_version(version), hello.get("mode") == "cluster", label)
+
+
+def max_bulk(client: redis.Redis) -> int:
+    """``proto-max-bulk-len`` (its default when CONFIG may not be read)."""
+    try:
+        found = client.config_get("proto-max-bulk-len")
+        return int(str(found.get("proto-max-bulk-len", DEFAULT_MAX_BULK)))
+    except (redis.RedisError, ValueError):
+        return DEFAULT_MAX_BULK
 
 
 def parse_version(text: str) -> tuple[int, ...]:

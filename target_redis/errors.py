@@ -88,6 +88,20 @@ def describe_config_error(error: jsonschema.ValidationError) -> str:
     return f"{where} fails the '{rule}' rule ({expected})"
 
 
+def describe_unexpected(exc: BaseException, target: TargetRedis | None) -> str:
+    """One line for a failure nobody foresaw (its traceback goes to the DEBUG log)."""
+    if isinstance(exc, RecursionError):
+        text = "JSON nested too deeply to be processed"
+    else:
+        detail = " ".join(str(exc).split())[:200]
+        text = (
+            f"could not be processed ({type(exc).__name__}: {detail}); this input is not "
+            "handled by target-redis (LOGLEVEL=DEBUG shows where)"
+        )
+    line = getattr(target.message_reader, "line_number", 0) if target is not None else 0
+    return f"Input line {line}: {text}" if line else text[0].upper() + text[1:]
+
+
 def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
     """One line for an expected failure: what went wrong and, for bad input,
     the input line (and stream) where it was found."""

@@ -28,22 +28,24 @@ def record_key(namespace: str, stream: str, suffix: str | int) -> str:
 
 
 def encode_pk_value(value: t.Any) -> str:
-    """Encode one primary-key value as text.
+    """Encode one primary-key value as text, distinct for distinct JSON values.
 
-    Strings stay as they are, integers and decimals are written in decimal,
-    booleans as ``true``/``false``; objects and arrays as compact JSON.
+    Strings stay as they are (one starting with ``\\`` gets another ``\\`` in
+    front), numbers are written as their decimal text (so ``1`` and ``"1"`` share a
+    key: keys stay readable, ``N:S:42``); booleans, objects and arrays are their
+    compact JSON after a ``\\`` (``\\true``, ``\\[1]``), which no string is.
     """
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if isinstance(value, str):
-        return value
+        return "\\" + value if value.startswith("\\") else value
+    if isinstance(value, bool):
+        return "\\true" if value else "\\false"
     if isinstance(value, (int, decimal.Decimal)):
         return str(value)
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
-    return serialize_json(value, ensure_ascii=False)
+    return "\\" + serialize_json(value, ensure_ascii=False)
 
 
 def _escape_component(text: str) -> str:

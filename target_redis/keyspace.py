@@ -39,6 +39,11 @@ class KeySpace:
         return side_key(self.namespace, self.stream, "manifest")
 
     @property
+    def lease_key(self) -> str:
+        """Held by a running overwrite of the stream."""
+        return side_key(self.namespace, self.stream, "lease")
+
+    @property
     def pattern(self) -> str:
         """SCAN pattern of every key under ``N:S:``."""
         return records_pattern(self.namespace, self.stream)

@@ -14,13 +14,15 @@ it); ``write`` returns only after Redis acknowledged every command.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import time
 import typing as t
 
 from target_redis import rows as rows_module
 from target_redis.cache_types import CACHE_TYPES, RecordType, SingleKeyType
-from target_redis.errors import BadInputError, TargetRedisError
+from target_redis.errors import REDIS_ERRORS, BadInputError, TargetRedisError
 from target_redis.keys import encode_pk, parse_id_suffix
 from target_redis.manifest import (
     IDS,
@@ -35,10 +37,13 @@ if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
     from target_redis.keyspace import KeySpace
     from target_redis.rows import Command, Row
-    from target_redis.writer import Writer
+    from target_redis.writer import Lease, Writer
 
 TEMP_KEY_SECONDS = 86_400
 """A crashed single-key overwrite's temporary key expires after a day."""
+LEASE_SECONDS = 300
+"""An overwrite's lease lasts this long after its last batch or STATE message."""
+LEASE_RENEW_SECONDS = 30
 
 
 @dataclasses.dataclass
@@ -76,6 +81,7 @@ class LoadMethod:
         self.keys = SINGLE_KEY if setup.cache.single_key else IDS
         self.held: Manifest | None = None
         self._manifest_due = True
+        self._last_id = 0
         self.written = 0
         self.deletes = 0
 
@@ -89,7 +95,11 @@ class LoadMethod:
     def start(self) -> None:
         """First SCHEMA of the stream in this run: read what the stream holds and
         refuse (before writing anything) when this run would mix key schemes."""
-        fields, key_type = self.writer.read_stream(self.space.manifest_key, self.space.key)
+        fields, key_type, lease = self.writer.read_stream(
+            self.space.manifest_key, self.space.key, self.space.lease_key
+        )
+        if lease is not None and lease.holder != self.setup.run_id:
+            raise TargetRedisError(self._busy(lease))
         self.held = Manifest.from_fields(fields)
         if self.held is None:
             single = {c.redis_type: c.name for c in CACHE_TYPES.values() if c.single_key}
@@ -105,6 +115,14 @@ class LoadMethod:
         planned = self.planned()
         if not self.replaces_key_space and conflicts(self.held, planned):
             raise TargetRedisError(self._refusal(planned))
+
+    def _busy(self, lease: Lease) -> str:
+        return (
+            f"Stream '{self.stream}' is being overwritten by another run (lease "
+            f"{self.space.lease_key}, held by run {lease.holder} for up to {lease.seconds} s "
+            f"more); this {self.name} would mix with it. Nothing was written. Run again when "
+            "it has finished (the lease of a run that died expires by itself)."
+        )
 
     def choose_keys(self) -> None:
         """Settle ``self.keys`` once ``self.held`` is known."""
@@ -181,7 +199,6 @@ class LoadMethod:
     def _write_ids(self, rows: list[Row]) -> int:
         if not rows:
             return 0
-        cache = t.cast("RecordType", self.cache)
         first_id = self.reserve_ids(len(rows))
         commands: list[Command] = self._manifest_commands()
         for ab_id, row in enumerate(rows, start=first_id):
@@ -222,7 +239,7 @@ class LoadMethod:
         commands = self._manifest_commands() + cache.add_commands(key, rows)
         if key != self.space.key:  # a temporary key: a crashed run's leftover expires
             commands.append(("EXPIRE", key, str(TEMP_KEY_SECONDS)))
-        commands += self.cache.expire(self.space.manifest_key)
+        commands += self.cache.expire(self.space.manifest_key) + self.upkeep()
         self.writer.run(commands, transaction=cache.transactional)
         return len(rows)
 
@@ -232,11 +249,35 @@ class LoadMethod:
 
     def _expire_stream_keys(self) -> list[Command]:
         # With ttl_seconds, counter and manifest outlive every record they describe.
-        return self.cache.expire(self.space.key) + self.cache.expire(self.space.manifest_key)
+        keys = self.cache.expire(self.space.key) + self.cache.expire(self.space.manifest_key)
+        return keys + self.upkeep()
+
+    def upkeep(self) -> list[Command]:
+        """Commands sent with every batch (an overwrite renews its lease)."""
+        return []
+
+    def keepalive(self) -> None:
+        """Called at STATE messages between batches."""
+
+    def release(self) -> None:
+        """Called when the run ends, successfully or not."""
 
     def reserve_ids(self, count: int) -> int:
-        """Advance the counter by ``count`` (one INCRBY); the first id."""
-        return self.writer.reserve_ids(self.space.key, count)
+        """Advance the counter by ``count`` (one INCRBY); the first id. A counter
+        that went back (Redis lost it) stops the run before an id is used twice."""
+        first = self.writer.reserve_ids(self.space.key, count)
+        if first <= self._last_id:
+            msg = (
+                f"Stream '{self.stream}': Redis lost the stream's counter {self.space.key} "
+                f"(it handed out id {first} after this run had used ids up to "
+                f"{self._last_id}): a restart without persistence, a FLUSH, or a failover "
+                f"without replication. Ids {first}-{self._last_id} would be reused and "
+                "overwrite records; nothing more was written. Resume the tap from a state "
+                "emitted before this run."
+            )
+            raise TargetRedisError(msg)
+        self._last_id = first + count - 1
+        return first
 
     def single_key(self) -> str:
         """Where a single-key type's rows go."""
@@ -306,6 +347,8 @@ class Overwrite(LoadMethod):
         self._keys_written: set[str] = set()
         self._drop_single_key = False
         self._clear_first = False
+        self._leased = False
+        self._renewed = 0.0
 
     def choose_keys(self) -> None:
         """``overwrite_keys``: ids, primary-key, or auto (what the stream holds)."""
@@ -324,8 +367,14 @@ class Overwrite(LoadMethod):
         self.keys = wanted
 
     def start(self) -> None:
-        """Read what the stream holds, and say what will replace it."""
+        """Read what the stream holds, take the stream's lease (one overwrite at a
+        time), and say what will replace what."""
         super().start()
+        lease = self.writer.acquire_lease(self.space.lease_key, self.setup.run_id, LEASE_SECONDS)
+        if lease is not None:
+            raise TargetRedisError(self._busy(lease))
+        self._leased = True
+        self._renewed = time.monotonic()
         held, planned = self.held, self.planned()
         if self.setup.bookmarks:
             self.warn_incremental("its SCHEMA has bookmark_properties")
@@ -373,6 +422,23 @@ class Overwrite(LoadMethod):
             self._drop_single_key = False
         return super().reserve_ids(count)
 
+    def upkeep(self) -> list[Command]:
+        """Renew the lease with every batch."""
+        self._renewed = time.monotonic()
+        return [("EXPIRE", self.space.lease_key, str(LEASE_SECONDS))]
+
+    def keepalive(self) -> None:
+        """Renew the lease between batches (at most every 30 s)."""
+        if self._leased and time.monotonic() - self._renewed >= LEASE_RENEW_SECONDS:
+            self.writer.run(self.upkeep())
+
+    def release(self) -> None:
+        """Give the lease back (a failed run's old records stay; the next may start)."""
+        if self._leased:
+            self._leased = False
+            with contextlib.suppress(*REDIS_ERRORS):
+                self.writer.release_lease(self.space.lease_key, self.setup.run_id)
+
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """As any load method's, after removing an old key of another type there."""
         commands = super().record_commands(key, ab_id, row)
@@ -395,6 +461,14 @@ class Overwrite(LoadMethod):
     def finish(self) -> None:
         """Swap in the single key, remove every record this run did not write, then
         record the manifest of what the stream now holds."""
+        if self.writer.lease_holder(self.space.lease_key) != self.setup.run_id:
+            self._leased = False
+            msg = (
+                f"Stream '{self.stream}': this overwrite lost its lease "
+                f"{self.space.lease_key} (no batch or STATE for {LEASE_SECONDS} s, and "
+                "another run may have taken it); the old records were left in place."
+            )
+            raise TargetRedisError(msg)
         if self.cache.single_key:
             swapped = self.writer.swap_in(self.single_key(), self.space.key, self.cache.ttl_seconds)
             self.setup.logger.info(
@@ -408,6 +482,7 @@ class Overwrite(LoadMethod):
         self.writer.run(
             [*self.manifest_commands(manifest), *self.cache.expire(self.space.manifest_key)]
         )
+        self.release()
         self.setup.logger.info(
             "Stream '%s': overwrite removed %d records of earlier runs.", self.stream, removed
         )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import decimal
 import json
+import logging
+import re
 import sys
 import typing as t
 
@@ -18,6 +20,8 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_REPLACEMENT = "\ufffd"
 
 
 def _require_object(message: t.Any) -> dict:
@@ -27,6 +31,55 @@ def _require_object(message: t.Any) -> dict:
     return message
 
 
+def _blank(line: str | bytes) -> bool:
+    return not line.strip()
+
+
+def _lone_surrogates_replaced(line: str | bytes) -> dict | None:
+    """The line decoded by the stdlib (which accepts lone surrogate escapes such as
+    ``"\\ud800"``), each lone surrogate replaced by U+FFFD; None if it is not JSON."""
+    try:
+        text = line.decode() if isinstance(line, bytes) else line
+        message = json.loads(text, parse_float=decimal.Decimal)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict) or not _SURROGATE.search(
+        json.dumps(message, ensure_ascii=False, default=str)
+    ):
+        return None
+    return t.cast("dict", _replace_surrogates(message))
+
+
+def _replace_surrogates(value: t.Any) -> t.Any:
+    # Iterative: the value may be nested as deep as the decoder allowed.
+    root = [value]
+    stack: list[tuple[t.Any, t.Any]] = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        item = parent[key]
+        if isinstance(item, str):
+            parent[key] = _SURROGATE.sub(_REPLACEMENT, item)
+        elif isinstance(item, dict):
+            for name in list(item):
+                clean = _SURROGATE.sub(_REPLACEMENT, name)
+                if clean != name:
+                    item[clean] = item.pop(name)
+                stack.append((item, clean))
+        elif isinstance(item, list):
+            stack.extend((item, i) for i in range(len(item)))
+    return root[0]
+
+
+def _decode_failure(line: str | bytes, detail: str) -> InvalidInputLine:
+    if _blank(line):
+        return InvalidInputLine("an empty line (a Singer message is one JSON object a line)")
+    return InvalidInputLine(f"not valid JSON ({detail})")
+
+
+logger = logging.getLogger("target-redis")
+_TOO_DEEP = "JSON nested too deeply to be read"
+
+
 class PlainReader(SimpleSingerReader):
     """The SDK's reader (stdlib json), counting lines."""
 
@@ -34,6 +87,7 @@ class PlainReader(SimpleSingerReader):
         """Start at line 0."""
         super().__init__()
         self.line_number = 0
+        self._warned_surrogates = False
 
     @staticmethod
     def assert_line_requires(line_dict: dict, requires: set[str]) -> None:
@@ -55,9 +109,24 @@ class PlainReader(SimpleSingerReader):
         try:
             message = deserialize_json(line)
         except json.JSONDecodeError as exc:
-            msg = f"not valid JSON ({exc.msg} at column {exc.colno})"
-            raise InvalidInputLine(msg) from None
+            raise _decode_failure(line, f"{exc.msg} at column {exc.colno}") from None
+        except RecursionError:
+            raise InvalidInputLine(_TOO_DEEP) from None
         return _require_object(message)
+
+    def lone_surrogates(self, line: str | bytes, detail: str) -> dict:
+        """A line msgspec refused: load it if lone surrogates were its only fault."""
+        message = _lone_surrogates_replaced(line)
+        if message is None:
+            raise _decode_failure(line, detail) from None
+        if not self._warned_surrogates:
+            self._warned_surrogates = True
+            logger.warning(
+                "Input line %d: lone surrogate escapes (such as \\ud800) are not Unicode "
+                "characters; each was stored as U+FFFD (this warning is shown once).",
+                self.line_number,
+            )
+        return message
 
 
 class FastReader(PlainReader):
@@ -74,6 +143,11 @@ class FastReader(PlainReader):
         try:
             message = _DECODER.decode(line)
         except msgspec.DecodeError as exc:
-            msg = f"not valid JSON ({exc})"
+            return _require_object(self.lone_surrogates(line, str(exc)))
+        except UnicodeDecodeError as exc:
+            bad = exc.object[exc.start : exc.start + 1].hex()
+            msg = f"not valid UTF-8 (byte 0x{bad})"
             raise InvalidInputLine(msg) from None
+        except RecursionError:
+            raise InvalidInputLine(_TOO_DEEP) from None
         return _require_object(message)

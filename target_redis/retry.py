@@ -10,6 +10,7 @@ fix it.
 from __future__ import annotations
 
 import logging
+import time
 import typing as t
 
 import redis
@@ -19,6 +20,8 @@ import tenacity
 logger = logging.getLogger("target-redis")
 
 _T = t.TypeVar("_T")
+STOP_GRACE_SECONDS = 3.0
+"""How long writes keep retrying after a stop signal."""
 _TRANSIENT_REPLIES = ("LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN")
 # A cluster changing shape: slots moving or failing over, redirections exhausted.
 _CLUSTER_IN_FLUX = (
@@ -46,14 +49,31 @@ class Retrier:
         0.1 s, doubling, up to ``max_backoff_seconds``."""
         self.total_seconds = total_seconds
         self.max_backoff_seconds = max_backoff_seconds
+        self._cutoff: float | None = None
+
+    def stop_soon(self, seconds: float = STOP_GRACE_SECONDS) -> None:
+        """After a stop signal: give up retrying ``seconds`` from now."""
+        self._cutoff = time.monotonic() + seconds
+
+    def _stop(self, state: tenacity.RetryCallState) -> bool:
+        if self._cutoff is not None and time.monotonic() >= self._cutoff:
+            return True
+        return (state.seconds_since_start or 0.0) >= self.total_seconds
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        wait = self._backoff(state)
+        if self._cutoff is not None:
+            wait = max(0.0, min(wait, self._cutoff - time.monotonic()))
+        return wait
 
     def call(self, what: str, operation: t.Callable[[], _T]) -> _T:
         """``operation()``, retried on transient failures; the last failure is raised."""
         if self.total_seconds <= 0:
             return operation()
+        self._backoff = tenacity.wait_exponential(multiplier=0.1, max=self.max_backoff_seconds)
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_delay(self.total_seconds),
-            wait=tenacity.wait_exponential(multiplier=0.1, max=self.max_backoff_seconds),
+            stop=self._stop,
+            wait=self._wait,
             retry=tenacity.retry_if_exception(is_transient),
             before_sleep=lambda state: _log_retry(what, state),
             reraise=True,

@@ -17,6 +17,7 @@ from target_redis.load_methods import LOAD_METHODS as _LOAD_CLASSES
 LOAD_METHODS = list(_LOAD_CLASSES)
 CACHE_TYPES = list(_CACHE_CLASSES)
 OVERWRITE_KEYS = ["auto", "ids", "primary-key"]
+BATCH_SIZE_BYTES = 64 * 1024 * 1024
 SSL_MODES = ["disable", "require", "verify-ca", "verify-full"]
 TUNNEL_METHODS = ["NO_TUNNEL", "SSH_KEY_AUTH", "SSH_PASSWORD_AUTH"]
 
@@ -132,6 +133,16 @@ SCHEMA = th.PropertiesList(
             "full refresh), `primary-key` as upsert does (Airbyte's \"Overwrite + "
             'Deduped"; one key per key value), or `auto`: what the stream holds '
             "(primary keys after upsert, else ids). Changing it converts the stream."
+        ),
+    ),
+    th.Property(
+        "batch_size_bytes",
+        th.IntegerType,
+        default=BATCH_SIZE_BYTES,
+        description=(
+            "A stream's pending batch is written once it holds this many bytes of record "
+            "JSON, or `batch_size_rows` records, whichever comes first. Peak memory is "
+            "about three times this for large records. 0: no byte limit."
         ),
     ),
     th.Property(

@@ -20,6 +20,7 @@ from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.sinks import BatchSink
 
 from target_redis import rows as rows_module
+from target_redis import settings
 from target_redis.cache_types import RecordType
 from target_redis.errors import (
     REDIS_ERRORS,
@@ -62,9 +63,12 @@ class RedisSink(BatchSink):
         # Here, not in setup(): the SDK logs a second ERROR line for a failed setup().
         target.start_load(self.load)
         self.encode = target.encode
+        self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
+        self.max_record_bytes = target.connection.server.max_bulk_bytes
         self._last_extracted: tuple[t.Any, int] = (None, 0)
         properties = self.schema["properties"]
         self._known_fields = set(properties)
+        self._warned_dates: set[str] = set()
         self._open_schema = bool(self.schema.get("additionalProperties", False))
         self._date_fields = {
             name: kind
@@ -93,31 +97,59 @@ class RedisSink(BatchSink):
         schema: dict,
         treatment: DatetimeErrorTreatmentEnum,
     ) -> None:
-        # Check that date-time values parse (bad ones still fail, as in the SDK),
-        # but keep the tap's own text: it is only written back out as JSON.
+        # Check date, time and date-time values without changing them: the tap's text
+        # is what gets stored. JSON Schema formats are annotations, so a value that
+        # does not parse is stored as sent, with one warning per property.
         if not self.target.fast_path:
-            super()._parse_timestamps_in_record(dict(record), schema, treatment)
+            try:
+                super()._parse_timestamps_in_record(dict(record), schema, treatment)
+            except ValueError:
+                self._check_dates(record)
             return
-        for name, kind in self._date_fields.items():
-            value = record.get(name)
-            if isinstance(value, str):
-                try:
-                    _PARSERS[kind](value)
-                except ValueError:
-                    # The SDK's own handling and message for a bad value.
-                    super()._parse_timestamps_in_record(dict(record), schema, treatment)
-                    return
+        self._check_dates(record)
         if not self._open_schema and not self._known_fields.issuperset(record):
             for name in record.keys() - self._known_fields:
                 if record[name] is not None and name not in self._warned_missing_fields:
                     self.logger.warning("No schema for record field '%s'", name)
                     self._warned_missing_fields.add(name)
 
+    def _check_dates(self, record: dict) -> None:
+        for name, kind in self._date_fields.items():
+            value = record.get(name)
+            if isinstance(value, str) and name not in self._warned_dates:
+                try:
+                    _PARSERS[kind](value)
+                except ValueError:
+                    self._warned_dates.add(name)
+                    self.logger.warning(
+                        "Stream '%s': property '%s' (format %s) has a value that is not "
+                        "ISO 8601, e.g. %r; such values are stored as sent (warned once).",
+                        self.stream_name,
+                        name,
+                        kind,
+                        value[:40],
+                    )
+
     def process_record(self, record: dict, context: dict) -> None:
         """Turn a validated record into a Row on the pending batch."""
-        context.setdefault("records", []).append(
-            self._row(record, self.target.current_record_message)
-        )
+        row = self._row(record, self.target.current_record_message)
+        size = len(row.text)
+        if size * 4 > self.max_record_bytes and len(row.text.encode()) > self.max_record_bytes:
+            msg = (
+                f"Stream '{self.stream_name}': a record of {len(row.text.encode())} bytes is "
+                f"larger than Redis accepts (proto-max-bulk-len {self.max_record_bytes})."
+            )
+            raise BadInputError(msg)
+        context.setdefault("records", []).append(row)
+        context["bytes"] = context.get("bytes", 0) + size
+
+    @property
+    def is_full(self) -> bool:
+        """Full at ``batch_size_rows`` records or ``batch_size_bytes`` of record JSON."""
+        if super().is_full:
+            return True
+        pending = (self._pending_batch or {}).get("bytes", 0)
+        return bool(self.max_bytes) and pending >= self.max_bytes
 
     def _row(self, record: dict, message: t.Mapping[str, t.Any]) -> Row:
         deleted_at = record.get(rows_module.DELETED_AT)
@@ -164,7 +196,7 @@ class RedisSink(BatchSink):
                 "records (interrupted drain); stopping without emitting state."
             )
             raise TargetRedisError(msg)
-        if rows and isinstance(rows[0], dict):  # raw records from BATCH files
+        if rows and not isinstance(rows[0], Row):  # raw records from BATCH files
             rows = [self._batch_file_row(record) for record in rows]
         try:
             written = self.load.write(rows)

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 import typing as t
+import urllib.parse
 import uuid
 
 import click
@@ -18,7 +19,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from singer_sdk.singerlib.json import serialize_json
 
-from target_redis import __version__, rows, settings
+from target_redis import __version__, logsafe, rows, settings
 from target_redis.access import check_write_access
 from target_redis.cache_types import CACHE_TYPES
 from target_redis.connection import connect, endpoint
@@ -30,6 +31,7 @@ from target_redis.errors import (
     TargetRedisError,
     describe_config_error,
     describe_failure,
+    describe_unexpected,
 )
 from target_redis.keyspace import KeySpace
 from target_redis.load_methods import (
@@ -43,6 +45,7 @@ from target_redis.progress import Progress
 from target_redis.reader import FastReader, PlainReader
 from target_redis.retry import Retrier
 from target_redis.sinks import RedisSink
+from target_redis.validation import check_references
 from target_redis.writer import Writer
 
 if t.TYPE_CHECKING:
@@ -87,6 +90,7 @@ class TargetRedis(Target):
         message_reader: PlainReader | None = None,
     ) -> None:
         """Validate settings, then connect and authenticate before any input."""
+        logsafe.install()
         super().__init__(
             config=config,
             parse_env_config=parse_env_config,
@@ -176,7 +180,9 @@ class TargetRedis(Target):
         return errors
 
     def close(self) -> None:
-        """Release the Redis connection and the SSH tunnel."""
+        """Give back overwrite leases, release the Redis connection and the SSH tunnel."""
+        for load in self.loads.values():
+            load.release()
         self.connection.close()
 
     def progress_for(self, stream: str) -> Progress:
@@ -194,11 +200,14 @@ class TargetRedis(Target):
     # Messages
 
     def _process_schema_message(self, message_dict: dict) -> None:
+        stream = _stream_name(message_dict)
         schema = message_dict.get("schema")
         if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
-            stream = message_dict.get("stream")
             msg = f"SCHEMA for stream '{stream}' has no 'properties' object."
             raise BadInputError(msg)
+        problem = check_references(schema)
+        if problem:
+            raise BadInputError(f"SCHEMA for stream '{stream}': {problem}.")
         bookmarks = message_dict.get("bookmark_properties")
         if isinstance(bookmarks, list) and bookmarks:
             self._bookmark_properties[str(message_dict.get("stream"))] = tuple(map(str, bookmarks))
@@ -207,8 +216,8 @@ class TargetRedis(Target):
     def _process_record_message(self, message_dict: dict) -> None:
         # Sinks read time_extracted and the raw _sdc_deleted_at from here.
         self.current_record_message = message_dict
+        stream = _stream_name(message_dict)
         if not isinstance(message_dict.get("record"), dict):
-            stream = message_dict.get("stream")
             msg = f"RECORD of stream '{stream}' is not a JSON object."
             raise BadInputError(msg)
         super()._process_record_message(message_dict)
@@ -217,6 +226,8 @@ class TargetRedis(Target):
     def _process_state_message(self, message_dict: dict) -> None:
         super()._process_state_message(message_dict)
         self._warn_incremental_state(message_dict.get("value"))
+        for load in self.loads.values():
+            load.keepalive()
         if self._checkpoint_due():
             self.drain_all()  # every pending batch is written before the state line
 
@@ -227,11 +238,35 @@ class TargetRedis(Target):
         return bool(self._checkpoint_seconds) and elapsed >= self._checkpoint_seconds
 
     def _process_activate_version_message(self, message_dict: dict) -> None:
-        stream = message_dict.get("stream")
+        stream = _stream_name(message_dict)
         if stream not in self.mapper.stream_maps:
             msg = f"ACTIVATE_VERSION for stream '{stream}' arrived before its SCHEMA."
             raise BadInputError(msg)
+        version = message_dict.get("version")
+        wanted = settings.value(self.config, "process_activate_version_messages")
+        if wanted and (not isinstance(version, int) or isinstance(version, bool)):
+            msg = f"ACTIVATE_VERSION for stream '{stream}': 'version' must be an integer."
+            raise BadInputError(msg)
         super()._process_activate_version_message(message_dict)
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        stream = _stream_name(message_dict)
+        if stream not in self.mapper.stream_maps:
+            msg = f"BATCH for stream '{stream}' arrived before its SCHEMA."
+            raise BadInputError(msg)
+        manifest = message_dict.get("manifest")
+        if not isinstance(manifest, list) or not isinstance(message_dict.get("encoding"), dict):
+            msg = f"BATCH for stream '{stream}' needs an 'encoding' object and a 'manifest' list."
+            raise BadInputError(msg)
+        for url in manifest:
+            scheme = urllib.parse.urlsplit(str(url)).scheme
+            if scheme not in ("", "file") or not isinstance(url, str):
+                msg = (
+                    f"BATCH for stream '{stream}': manifest URL scheme {scheme!r} is not "
+                    "supported; BATCH files must be local (a path or a file:// URL)."
+                )
+                raise BadInputError(msg)
+        super()._process_batch_message(message_dict)
 
     def get_sink(
         self,
@@ -333,6 +368,7 @@ class TargetRedis(Target):
             self.logger.warning("Second signal %d: exiting now, no state emitted.", signum)
             os._exit(128 + signum)
         self._stop_signal = signum
+        self.writer.retrier.stop_soon()  # Redis may be down: do not retry for a minute
         self.logger.info("Signal %d: finishing the message in hand, then draining.", signum)
         if self._waiting_for_input:
             raise Interrupted(signum)
@@ -383,6 +419,7 @@ class TargetRedis(Target):
     ) -> None:
         """Run the target; expected failures end with one clear line and exit 1."""
         super(Target, cls).invoke(about=about, about_format=about_format)
+        logsafe.install()
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
         target: TargetRedis | None = None
@@ -402,14 +439,34 @@ class TargetRedis(Target):
             try:
                 target.stop_after_signal()
             except EXPECTED_ERRORS as exc:
-                cls.logger.error("%s", describe_failure(exc, target))
+                cls.logger.error(
+                    "Stopped by signal %d; the pending batch was not written and no STATE "
+                    "was emitted for it: %s",
+                    stop.signum,
+                    describe_failure(exc, target),
+                )
             sys.exit(128 + stop.signum)
         except EXPECTED_ERRORS as exc:
             cls.logger.error("%s", describe_failure(exc, target))
             sys.exit(1)
+        except ConfigValidationError:
+            raise  # the SDK's CLI prints each problem, one line per setting
+        except Exception as exc:  # never a traceback: one line, the traceback at DEBUG
+            cls.logger.debug("Unexpected failure", exc_info=True)
+            cls.logger.error("%s", describe_unexpected(exc, target))
+            sys.exit(1)
         finally:
             if target is not None:
                 target.close()
+
+
+def _stream_name(message: dict) -> str:
+    """The message's stream name; refused unless it is a string."""
+    stream = message.get("stream")
+    if not isinstance(stream, str):
+        kind = str(message.get("type"))[:20]
+        raise BadInputError(f"{kind} message: 'stream' must be a string.")
+    return stream
 
 
 def _numbers_from_env(config: dict[str, t.Any], schema: dict[str, t.Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import typing as t
+import urllib.parse
 
 import fastjsonschema
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
@@ -26,7 +27,9 @@ class CompiledValidator(BaseJSONSchemaValidator):
         self._fallback: JSONSchemaValidator | None = None
         JSONSchemaValidator(schema)  # raises InvalidJSONSchema for an invalid schema
         try:
-            self._check = fastjsonschema.compile(schema, use_formats=False, use_default=False)
+            self._check = fastjsonschema.compile(
+                schema, handlers=_NO_REMOTE, use_formats=False, use_default=False
+            )
         except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError) as exc:
             logger.info("Schema needs the jsonschema validator (%s).", exc)
             self._fallback = JSONSchemaValidator(schema)
@@ -46,9 +49,60 @@ class CompiledValidator(BaseJSONSchemaValidator):
             raise InvalidRecord(message, record) from None
 
 
+def _refuse_remote(uri: str) -> t.NoReturn:
+    msg = f"a $ref outside the schema ({uri[:80]!r}) is not resolved"
+    raise fastjsonschema.JsonSchemaDefinitionException(msg)
+
+
+_NO_REMOTE = {scheme: _refuse_remote for scheme in ("http", "https", "file", "ftp", "")}
+
+
+def check_references(schema: t.Any) -> str | None:
+    """Why the schema's ``$ref``s cannot all be resolved inside it (None if they can).
+
+    Only references within the document (``#``, ``#/definitions/x``) are followed;
+    anything else would make the target fetch a URL or read a file named by its input.
+    """
+    stack = [schema]
+    while stack:  # iterative: a schema may be nested deeper than the recursion limit
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        for name in ("$id", "id"):
+            base = node.get(name)
+            if isinstance(base, str) and "://" in base:
+                return f"{name} {base[:80]!r} makes references point outside the schema"
+        ref = node.get("$ref")
+        if ref is not None:
+            if not isinstance(ref, str) or not ref.startswith("#"):
+                return f"$ref {str(ref)[:80]!r} points outside the schema (only #/... is resolved)"
+            if not _resolves(schema, ref[1:]):
+                return f"$ref {ref[:80]!r} points nowhere in the schema"
+        stack.extend(node.values())
+    return None
+
+
+def _resolves(document: t.Any, pointer: str) -> bool:
+    if not pointer:
+        return True
+    node = document
+    for raw in pointer.lstrip("/").split("/"):
+        part = urllib.parse.unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
 def _short(value: t.Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-__all__ = ["CompiledValidator", "InvalidJSONSchema"]
+__all__ = ["CompiledValidator", "InvalidJSONSchema", "check_references"]

@@ -53,8 +53,11 @@ def run_target(config: dict, text: str) -> Run:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         target = TargetRedis(config=dict(config))
-        target.process_lines(io.StringIO(text))
-        target.process_endofpipe()
+        try:
+            target.process_lines(io.StringIO(text))
+            target.process_endofpipe()
+        finally:
+            target.close()  # as the CLI does: gives back an overwrite's lease
     stdout = out.getvalue()
     states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     return Run(states, stdout)

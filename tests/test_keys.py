@@ -34,18 +34,66 @@ def test_empty_namespace_gives_leading_colon() -> None:
     [
         ([42], "42"),
         (["a:b"], "a:b"),
-        ([True], "true"),
+        ([True], "\\true"),
+        (["true"], "true"),
+        (["\\true"], "\\\\true"),
+        ([[1]], "\\[1]"),
+        (["[1]"], "[1]"),
         ([decimal.Decimal("1.50")], "1.50"),
         ([1, "x"], "1:x"),
         (["a:b", "c"], "a\\:b:c"),
         (["a", "b:c"], "a:b\\:c"),
         (["a\\", ":b"], "a\\\\:\\:b"),
-        ([{"k": [1, 2]}], '{"k":[1,2]}'),
+        ([{"k": [1, 2]}], '\\{"k":[1,2]}'),
         (["", ""], ":"),
     ],
 )
 def test_encode_pk(values: list, suffix: str) -> None:
     assert encode_pk(values) == suffix
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.sampled_from(list('\\:"[]{}tf1 .eE-a')), max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _same_text_number(a: object, b: object) -> bool:
+    # The one stated exception: a number and a string with the same text share a key.
+    numbers = (int, decimal.Decimal)
+    pair = {type(a), type(b)}
+    return (
+        any(issubclass(k, numbers) and not issubclass(k, bool) for k in pair)
+        and str in pair
+        and str(a) == str(b)
+    )
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(JSON.filter(lambda v: v is not None), min_size=1, max_size=3), st.data())
+def test_distinct_json_values_give_distinct_keys(first: list, data: st.DataObject) -> None:
+    second = data.draw(
+        st.lists(JSON.filter(lambda v: v is not None), min_size=len(first), max_size=len(first))
+    )
+    if encode_pk(first) != encode_pk(second):
+        return
+    # Same key: the values are equal as JSON, or differ only by the stated exception.
+    for a, b in zip(first, second, strict=True):
+        equal = a == b and isinstance(a, bool) == isinstance(b, bool)
+        assert equal or _same_text_number(a, b), (first, second)
+
+
+def test_values_of_different_json_types_give_different_keys() -> None:
+    values = [True, "true", "\\true", [1], "[1]", "\\[1]", {"a": 1}, '{"a":1}', False, "false"]
+    assert len({encode_pk([v]) for v in values}) == len(values)
+    assert encode_pk([1]) == encode_pk(["1"])  # the stated exception
 
 
 def test_composite_keys_with_colons_do_not_collide() -> None:
