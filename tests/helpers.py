@@ -65,12 +65,14 @@ def run_target(config: dict, text: str) -> Run:
 
 def run_cli(
     config: dict | None,
-    text: str = "",
+    text: str | bytes = "",
     *args: str,
     env: dict | None = None,
     cwd: str | os.PathLike | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m target_redis`` as a user would, with a config file."""
+    """Run ``python -m target_redis`` as a user would, with a config file (input as
+    text, or as raw bytes; output decoded as UTF-8)."""
     argv = [sys.executable, "-m", "target_redis", *args]
     config_path = None
     if config is not None:
@@ -80,15 +82,20 @@ def run_cli(
         argv += ["--config", config_path]
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith("TARGET_REDIS_")}
     try:
-        return subprocess.run(
+        done = subprocess.run(
             argv,
-            input=text,
+            input=text if isinstance(text, bytes) else text.encode(),
             capture_output=True,
-            text=True,
-            timeout=120,
+            timeout=timeout,
             env={**clean_env, **(env or {})},
             cwd=cwd,
             check=False,
+        )
+        return subprocess.CompletedProcess(
+            done.args,
+            done.returncode,
+            done.stdout.decode(errors="replace"),
+            done.stderr.decode(errors="replace"),
         )
     finally:
         if config_path:
