@@ -13,12 +13,10 @@ the whole stream in ``N:S``.
 from __future__ import annotations
 
 import dataclasses
-import decimal
-import json
 import typing as t
 import uuid
 
-from target_redis.rows import AB_ID, DATA, EMITTED_AT, Command, Row, encode_data
+from target_redis.rows import AB_ID, DATA, EMITTED_AT, Command, Row, decode_json, encode_data
 
 if t.TYPE_CHECKING:
     from target_redis.connection import ServerInfo
@@ -172,7 +170,7 @@ class JsonType(RecordType):
         """JSON.GET with a path answers a one-element array."""
         if not reply:
             return reply
-        items = json.loads(reply, parse_float=decimal.Decimal)
+        items = decode_json(reply)
         return encode_data(items[0]) if items else None
 
     def rewrite_commands(self, key: str, text: str) -> list[Command]:

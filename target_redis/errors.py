@@ -51,6 +51,11 @@ class BadInputError(TargetRedisError):
     """The input itself is wrong; the CLI names the input line it was found on."""
 
 
+class RejectedRecord(BadInputError):
+    """One record cannot be loaded (e.g. a null key property); ``on_invalid_record``
+    decides whether that stops the run."""
+
+
 class Interrupted(BaseException):
     """A termination signal arrived between two messages (not an error)."""
 

@@ -22,7 +22,7 @@ import typing as t
 
 from target_redis import rows as rows_module
 from target_redis.cache_types import CACHE_TYPES, RecordType, SingleKeyType
-from target_redis.errors import REDIS_ERRORS, BadInputError, TargetRedisError
+from target_redis.errors import REDIS_ERRORS, RejectedRecord, TargetRedisError
 from target_redis.keys import encode_pk, parse_id_suffix
 from target_redis.manifest import (
     IDS,
@@ -164,7 +164,7 @@ class LoadMethod:
                     f"Stream '{self.stream}': key property '{name}' is missing or null in "
                     f"a record; {self.name} by primary key needs every key property."
                 )
-                raise BadInputError(msg)
+                raise RejectedRecord(msg)
             values.append(value)
         return encode_pk(values)
 

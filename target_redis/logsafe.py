@@ -28,8 +28,30 @@ class EscapeControlCharacters(logging.Filter):
         return True
 
 
-def install() -> None:
-    """Add the filter to every handler of the root logger and of named loggers."""
+_DEMOTED = (
+    "Target sink for '%s' is full.",  # every batch: our progress lines say it better
+    "Skipping parse of env var settings",  # the SDK's, at every start
+)
+
+
+class DemoteChatter(logging.Filter):
+    """Turns the SDK's per-batch and start-up chatter into DEBUG lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drops the record unless the logger shows DEBUG lines; then it is one."""
+        if record.levelno == logging.INFO and str(record.msg).startswith(_DEMOTED):
+            if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+                return False
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+def install(logger_name: str = "target-redis") -> None:
+    """Add the escaping filter to every handler of the root logger and of named
+    loggers, and the demoting one to the target's logger."""
+    target_logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, DemoteChatter) for f in target_logger.filters):
+        target_logger.addFilter(DemoteChatter())
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     for logger in loggers:
         for handler in getattr(logger, "handlers", []):

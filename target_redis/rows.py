@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import decimal
-import json
 import typing as t
 
 import msgspec
@@ -23,6 +22,39 @@ AB_ID = "_airbyte_ab_id"
 EMITTED_AT = "_airbyte_emitted_at"
 DATA = "_airbyte_data"
 DELETED_AT = "_sdc_deleted_at"
+
+class Number(decimal.Decimal):
+    """A JSON number with a fraction or an exponent, as the tap wrote it: a Decimal
+    (exact, comparable, valid wherever a number is) whose text is the tap's own
+    lexeme (``1e20`` stays ``1e20``, ``12e0`` stays ``12e0``, ``1.50`` stays ``1.50``).
+    Arithmetic gives plain Decimals."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str | bytes) -> Number:
+        """From the number's text (what a JSON decoder's float hook receives)."""
+        if isinstance(text, bytes):
+            text = text.decode()
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+    def __str__(self) -> str:
+        """The tap's text (simplejson writes Decimals with str())."""
+        return self.text
+
+    def __reduce__(self) -> tuple[t.Any, ...]:
+        return (Number, (self.text,))
+
+
+_DECODER = msgspec.json.Decoder(float_hook=Number)
+
+
+def decode_json(text: str | bytes) -> t.Any:
+    """JSON text to Python values, numbers with a fraction or exponent as Numbers."""
+    return _DECODER.decode(text)
+
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MS = datetime.timedelta(milliseconds=1)
@@ -47,7 +79,7 @@ class Row:
         """The record as a dict (decoded again if it was dropped)."""
         if self.data is not None:
             return self.data
-        return t.cast("dict", json.loads(self.text, parse_float=decimal.Decimal))
+        return t.cast("dict", decode_json(self.text))
 
 
 @dataclasses.dataclass(slots=True)
@@ -59,7 +91,9 @@ class UpsertEntry:
     """True when ``row`` is a partial delete row to merge into the stored record."""
 
 
-def _fallback_encoding(obj: t.Any) -> str:
+def _fallback_encoding(obj: t.Any) -> t.Any:
+    if isinstance(obj, Number):
+        return msgspec.Raw(obj.text.encode())  # the tap's lexeme, verbatim
     return obj.isoformat() if isinstance(obj, datetime.datetime) else str(obj)
 
 
@@ -133,7 +167,7 @@ def merge_into_stored(stored_data: str | None, row: Row) -> Row:
     """A soft-delete row laid over the stored record's JSON (if there is one)."""
     if not stored_data:
         return row
-    stored = json.loads(stored_data, parse_float=decimal.Decimal)
+    stored = decode_json(stored_data)
     if not isinstance(stored, dict):
         return row
     return make_row({**stored, **row.record()}, row.emitted_at, deleted=True, pk=row.pk)

@@ -17,6 +17,7 @@ from target_redis.load_methods import LOAD_METHODS as _LOAD_CLASSES
 LOAD_METHODS = list(_LOAD_CLASSES)
 CACHE_TYPES = list(_CACHE_CLASSES)
 OVERWRITE_KEYS = ["auto", "ids", "primary-key"]
+ON_INVALID_RECORD = ["fail", "skip", "dead_letter"]
 BATCH_SIZE_BYTES = 64 * 1024 * 1024
 SSL_MODES = ["disable", "require", "verify-ca", "verify-full"]
 TUNNEL_METHODS = ["NO_TUNNEL", "SSH_KEY_AUTH", "SSH_PASSWORD_AUTH"]
@@ -143,6 +144,28 @@ SCHEMA = th.PropertiesList(
             "A stream's pending batch is written once it holds this many bytes of record "
             "JSON, or `batch_size_rows` records, whichever comes first. Peak memory is "
             "about three times this for large records. 0: no byte limit."
+        ),
+    ),
+    th.Property(
+        "on_invalid_record",
+        th.StringType,
+        default="fail",
+        allowed_values=ON_INVALID_RECORD,
+        description=(
+            "A record that fails schema validation or lacks a key property: `fail` stops "
+            "the run (no STATE after it); `skip` logs it (stream, input line, reason) and "
+            "goes on; `dead_letter` also appends it to the Redis stream "
+            "`N:{N:S}:target-redis-dead-letter:S` (fields `line`, `stream`, `input_line`, "
+            "`reason`, `at`)."
+        ),
+    ),
+    th.Property(
+        "max_invalid_records",
+        th.IntegerType,
+        default=0,
+        description=(
+            "With `skip` or `dead_letter`: stop the run once more than this many invalid "
+            "records were set aside. 0: no limit."
         ),
     ),
     th.Property(

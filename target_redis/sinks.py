@@ -83,6 +83,12 @@ class RedisSink(BatchSink):
             return super().get_validator()
         return CompiledValidator(self.schema)
 
+    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+        # The SDK removes every _sdc_* field the tap sent (tap-postgres' LOG_BASED
+        # "_sdc_deleted_at": null among them) when add_record_metadata is off; the
+        # record is stored as the tap sent it instead.
+        return
+
     def _validate_and_parse(self, record: dict) -> dict:
         # As the SDK's, minus its traceback log: the CLI reports InvalidRecord in
         # one line, and an invalid record always stops the run.
@@ -132,6 +138,8 @@ class RedisSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         """Turn a validated record into a Row on the pending batch."""
+        if self.progress.first is None:
+            self.progress.started()
         row = self._row(record, self.target.current_record_message)
         size = len(row.text)
         if size * 4 > self.max_record_bytes and len(row.text.encode()) > self.max_record_bytes:
@@ -158,7 +166,7 @@ class RedisSink(BatchSink):
             deleted_at = raw.get(rows_module.DELETED_AT) if isinstance(raw, dict) else None
         deleted = deleted_at is not None
         if deleted and rows_module.DELETED_AT not in record:
-            # add_record_metadata is off, so the SDK stripped it: keep it stored.
+            # A stream map dropped it: keep the mark, or the delete would read as a row.
             record[rows_module.DELETED_AT] = deleted_at
         return rows_module.make_row(
             record,
@@ -200,7 +208,8 @@ class RedisSink(BatchSink):
             rows = [self._batch_file_row(record) for record in rows]
         try:
             written = self.load.write(rows)
-            self.progress.add(written)
+            deletes = sum(1 for row in rows if row.deleted)
+            self.progress.add(len(rows) - deletes, deletes)
         except REDIS_ERRORS as exc:
             detail = explain_redis_error(exc)
             msg = (
@@ -228,11 +237,6 @@ class RedisSink(BatchSink):
             raise BadInputError(msg)
         if self.include_sdc_metadata_properties:
             self._add_sdc_metadata_to_record(record, {}, {})
-        else:
-            deleted_at = record.get(rows_module.DELETED_AT)
-            self._remove_sdc_metadata_from_record(record)
-            if deleted_at is not None:
-                record[rows_module.DELETED_AT] = deleted_at
         self._validate_and_parse(record)
         self._singer_validate_message(record)
         return self._row(record, {})

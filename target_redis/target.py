@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import time
 import typing as t
@@ -14,6 +15,8 @@ import click
 from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
+    InvalidRecord,
+    MissingKeyPropertiesError,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
@@ -28,11 +31,13 @@ from target_redis.errors import (
     REDIS_ERRORS,
     BadInputError,
     Interrupted,
+    RejectedRecord,
     TargetRedisError,
     describe_config_error,
     describe_failure,
     describe_unexpected,
 )
+from target_redis.invalid import InvalidRecords
 from target_redis.keyspace import KeySpace
 from target_redis.load_methods import (
     LoadMethod,
@@ -152,6 +157,13 @@ class TargetRedis(Target):
         self._started: set[str] = set()
         self._run_id = uuid.uuid4().hex[:12]
         self._warned: set[str] = set()
+        self.invalid = InvalidRecords(
+            settings.value(self.config, "on_invalid_record"),
+            settings.value(self.config, "max_invalid_records"),
+            settings.value(self.config, "namespace"),
+            self.writer,
+            self.logger,
+        )
         self._checkpoint_seconds = float(settings.value(self.config, "state_checkpoint_seconds"))
         self._checkpoint_records = settings.value(self.config, "state_checkpoint_records")
         self._records_since_state = 0
@@ -170,7 +182,7 @@ class TargetRedis(Target):
         # name the setting and the rule instead.
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        _numbers_from_env(self._config, schema)
+        _coerce_strings(self._config, schema)
         validator = JSONSchemaValidator(schema)
         errors = [describe_config_error(e) for e in validator.iter_errors(self._config)]
         if errors and raise_errors:
@@ -220,7 +232,16 @@ class TargetRedis(Target):
         if not isinstance(message_dict.get("record"), dict):
             msg = f"RECORD of stream '{stream}' is not a JSON object."
             raise BadInputError(msg)
-        super()._process_record_message(message_dict)
+        try:
+            super()._process_record_message(message_dict)
+        except (InvalidRecord, MissingKeyPropertiesError, RejectedRecord) as exc:
+            if not self.invalid.tolerated:
+                raise
+            reason = exc.error_message if isinstance(exc, InvalidRecord) else str(exc)
+            line = getattr(self.message_reader, "_current_message", b"")
+            number = getattr(self.message_reader, "line_number", 0)
+            self.invalid.set_aside(stream, reason, number, line)
+            self.progress_for(stream).invalid += 1
         self._records_since_state += 1
 
     def _process_state_message(self, message_dict: dict) -> None:
@@ -469,11 +490,24 @@ def _stream_name(message: dict) -> str:
     return stream
 
 
-def _numbers_from_env(config: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
-    """``--config ENV`` leaves number settings as strings (the SDK converts only
-    integers and booleans): convert those that parse, so "2.5" works as 2.5."""
-    for name, prop in schema["properties"].items():
+def _coerce_strings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
+    """Accept settings given as text where a boolean or number is expected, as
+    Airbyte configs (``"ssl": "false"``, ``"port": "6379"``) and ``--config ENV`` give
+    them: ``true``/``false``, integer text, number text. Anything else is left for
+    validation to refuse, naming the setting."""
+    for name, prop in (schema.get("properties") or {}).items():
         value = config.get(name)
-        if isinstance(value, str) and "number" in prop.get("type", []):
-            with contextlib.suppress(ValueError):  # if not, validation names the setting
-                config[name] = float(value)
+        types = prop.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        if isinstance(value, dict) and "object" in types:
+            _coerce_strings(value, prop)
+        if not isinstance(value, str):
+            continue
+        text = value.strip()
+        if "boolean" in types and text.lower() in ("true", "false"):
+            config[name] = text.lower() == "true"
+        elif "integer" in types and re.fullmatch(r"[+-]?\d+", text):
+            config[name] = int(text)
+        elif "number" in types:
+            with contextlib.suppress(ValueError):
+                config[name] = float(text)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import decimal
 import functools
-import json
 import time
 import typing as t
 
@@ -21,7 +19,7 @@ import redis
 from target_redis.errors import TargetRedisError
 from target_redis.pipelines import send_packed, send_to_cluster
 from target_redis.retry import Retrier
-from target_redis.rows import DELETED_AT
+from target_redis.rows import DELETED_AT, decode_json
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import RecordType
@@ -184,7 +182,7 @@ class Writer:
             chunk = keys[start : start + _SCAN_COUNT]
             commands: list[Command] = []
             for key, text in zip(chunk, self.read_values(chunk, cache), strict=True):
-                record = json.loads(text, parse_float=decimal.Decimal) if text else {}
+                record = decode_json(text) if text else {}
                 if not isinstance(record, dict):
                     continue
                 row_version = record.get("_sdc_table_version")

@@ -21,3 +21,23 @@ def test_generated_files_match_about(script: str) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _with_allowed_values(schema: dict, parent: str = "") -> list[tuple[str, list, str]]:
+    found = []
+    for name, prop in schema.get("properties", {}).items():
+        text = f"{parent} {prop.get('description', '')}"
+        if "enum" in prop:
+            found.append((name, prop["enum"], text))
+        found += _with_allowed_values(prop, text)
+    return found
+
+
+def test_descriptions_name_every_accepted_value() -> None:
+    # A description that says less than the code accepts (once: "Only NO_TUNNEL is
+    # accepted until tunnel support lands") is caught here.
+    from target_redis import settings
+
+    for name, values, text in _with_allowed_values(settings.SCHEMA):
+        missing = [v for v in values if f"`{v}`" not in text]
+        assert not missing, f"setting {name!r}: description does not name {missing}"

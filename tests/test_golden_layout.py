@@ -53,7 +53,7 @@ INPUT = singer_lines(
 INPUT += '{"type":"RECORD","stream":"items","record":{"id":3,"price":1.50,"big":2.5e-7}}\n'
 
 EXPECTED_DATA = [
-    '{"id":1,"name":"Zoë — 李雷 🚀","price":0.1,"big":1E+20,'
+    '{"id":1,"name":"Zoë — 李雷 🚀","price":0.1,"big":1e+20,'
     '"seen_at":"2024-05-06T07:08:09Z","meta":{"tags":["a",{"deep":[1,2.5]}]},"note":null}',
     '{"id":2,"name":"quote \\" and \\\\ slash","price":12.345,"big":-0.0,'
     '"seen_at":"2024-05-06T07:08:09.5+02:00","meta":{},"note":"x"}',
