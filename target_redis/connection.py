@@ -23,6 +23,7 @@ if t.TYPE_CHECKING:
 
 
 DEFAULT_MAX_BULK = 512 * 1024 * 1024
+FAKEREDIS = "fakeredis"
 
 
 def _seconds(config: t.Mapping[str, t.Any], name: str) -> float:
@@ -38,6 +39,8 @@ class ServerInfo:
     label: str = "Redis (version unknown)"  # for the log: "Redis 7.0.15", "Valkey 8.1.8"
     max_bulk_bytes: int = DEFAULT_MAX_BULK
     """The largest value the server accepts (``proto-max-bulk-len``)."""
+    fakeredis: bool = False
+    """fakeredis's TCP server: no INFO, ACL DRYRUN, WAIT; TYPE of a JSON key fails."""
 
     @property
     def has_unlink(self) -> bool:
@@ -158,9 +161,13 @@ class Connection:
         self.where = where
         self._forwarder = forwarder
 
+    owns_client = True
+    """False for a client handed in by the caller (the in-process API): left open."""
+
     def close(self) -> None:
         """Close the client and the tunnel (safe to call twice)."""
-        self.client.close()
+        if self.owns_client:
+            self.client.close()
         if self._forwarder is not None:
             self._forwarder.stop(force=True)
             self._forwarder = None
@@ -223,6 +230,20 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
             raise connect_error(exc, target, where) from None
         raise
     return Connection(client, server, where, forwarder)
+
+
+def adopt(client: redis.Redis) -> Connection:
+    """A Connection over a client the caller made (a FakeRedis or a real one): replies
+    are decoded whatever the client's own setting, and the client is left open."""
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": True}
+    decoding = type(client)(  # FakeRedis stays FakeRedis: its replies need its callbacks
+        connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+    )
+    where = "the given client"
+    connection = Connection(decoding, server_info(decoding, where), where, None)
+    connection.owns_client = True  # the decoding copy; the caller's own stays open
+    return connection
 
 
 def connect_error(exc: Exception, target: Endpoint, where: str) -> TargetRedisError:
@@ -312,8 +333,8 @@ def server_facts(client: redis.Redis) -> ServerInfo:
     INFO; version 0 (oldest-safe commands) when neither is allowed."""
     try:
         info = client.info()
-    except redis.exceptions.NoPermissionError:
-        pass
+    except redis.ResponseError:
+        pass  # no permission, or no INFO at all (fakeredis): HELLO says what it is
     else:
         version = str(info.get("redis_version", "0"))
         valkey = info.get("valkey_version")
@@ -321,14 +342,33 @@ def server_facts(client: redis.Redis) -> ServerInfo:
         cluster = str(info.get("cluster_enabled")) == "1"
         return ServerInfo(parse_version(version), cluster, label, max_bulk(client))
     try:
-        hello = client.execute_command("HELLO")
+        hello = _hello(client)
     except redis.ResponseError:  # no permission, or a server before Redis 6
         return ServerInfo((0,))
     if isinstance(hello, list):
         hello = dict(zip(hello[::2], hello[1::2], strict=False))
     version = str(hello.get("version", "0"))
+    cluster = hello.get("mode") == "cluster"
+    if str(hello.get("server")) == FAKEREDIS:
+        # Its own version, not a Redis version: it speaks Redis 7's commands.
+        return ServerInfo((7, 0), cluster, f"fakeredis {version}", fakeredis=True)
     label = f"{str(hello.get('server', 'redis')).capitalize()} {version}"
-    return ServerInfo(parse_version(version), hello.get("mode") == "cluster", label)
+    return ServerInfo(parse_version(version), cluster, label)
+
+
+def _hello(client: redis.Redis) -> t.Any:
+    """HELLO's reply, on a connection dropped afterwards: after a HELLO, redis-py's
+    connection (fakeredis's at least) no longer turns HGETALL replies into dicts."""
+    pool = client.connection_pool
+    connection = pool.connection_class(**pool.connection_kwargs)  # not the pool's
+    try:
+        connection.send_command("HELLO")
+        reply = connection.read_response()
+    finally:
+        connection.disconnect()
+    if isinstance(reply, redis.ResponseError):
+        raise reply
+    return reply
 
 
 def max_bulk(client: redis.Redis) -> int:

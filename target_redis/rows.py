@@ -23,6 +23,7 @@ EMITTED_AT = "_airbyte_emitted_at"
 DATA = "_airbyte_data"
 DELETED_AT = "_sdc_deleted_at"
 
+
 class Number(decimal.Decimal):
     """A JSON number with a fraction or an exponent, as the tap wrote it: a Decimal
     (exact, comparable, valid wherever a number is) whose text is the tap's own

@@ -12,6 +12,7 @@ import urllib.parse
 import uuid
 
 import click
+import redis
 from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
@@ -25,7 +26,7 @@ from singer_sdk.singerlib.json import serialize_json
 from target_redis import __version__, logsafe, rows, settings
 from target_redis.access import check_write_access
 from target_redis.cache_types import CACHE_TYPES
-from target_redis.connection import connect, endpoint
+from target_redis.connection import adopt, connect, endpoint
 from target_redis.errors import (
     EXPECTED_ERRORS,
     REDIS_ERRORS,
@@ -93,8 +94,12 @@ class TargetRedis(Target):
         validate_config: bool = True,
         setup_mapper: bool = True,
         message_reader: PlainReader | None = None,
+        client: redis.Redis | None = None,
+        emit_state: t.Callable[[str], None] | None = None,
     ) -> None:
-        """Validate settings, then connect and authenticate before any input."""
+        """Validate settings, then connect and authenticate before any input.
+        ``client``: write through this redis-py client instead of connecting;
+        ``emit_state``: receives each STATE line instead of standard output."""
         logsafe.install()
         super().__init__(
             config=config,
@@ -114,11 +119,14 @@ class TargetRedis(Target):
         self.load_method = settings.value(self.config, "load_method")
         cache_type = settings.value(self.config, "cache_type")
         check_combination(self.load_method, cache_type)
-        self.connection = connect(self.config)
+        self.connection = adopt(client) if client is not None else connect(self.config)
+        self._emit_state = emit_state
         self.cache = CACHE_TYPES[cache_type](
             ttl_seconds=settings.value(self.config, "ttl_seconds"),
             stream_maxlen=settings.value(self.config, "stream_maxlen"),
         ).for_server(self.connection.server)
+        self._check_wait()
+        self._check_fakeredis()
         self.writer = Writer(
             self.connection.client,
             self.connection.server,
@@ -176,6 +184,49 @@ class TargetRedis(Target):
             self.logger.warning("Unknown settings ignored: %s", ", ".join(unknown))
 
     # Settings
+
+    def _check_fakeredis(self) -> None:
+        """fakeredis keeps JSON documents out of sight of EXPIRE, UNLINK and TYPE."""
+        if not self.connection.server.fakeredis or self.cache.module_command is None:
+            return
+        needs = [
+            name
+            for name, needed in (
+                ("load_method: overwrite", self.load_method == "overwrite"),
+                ("ttl_seconds", bool(self.cache.ttl_seconds)),
+                ("hard_delete", settings.value(self.config, "hard_delete")),
+                (
+                    "process_activate_version_messages",
+                    settings.value(self.config, "process_activate_version_messages"),
+                ),
+            )
+            if needed
+        ]
+        if needs:
+            self.connection.close()
+            msg = (
+                f"Setting 'cache_type: {self.cache.name}' with {', '.join(needs)}: "
+                f"{self.connection.server.label} cannot expire, delete or tell the type of "
+                "JSON documents (EXPIRE, UNLINK and TYPE ignore them); use a Redis server "
+                "with RedisJSON, or append-only / upsert without them."
+            )
+            raise TargetRedisError(msg)
+
+    def _check_wait(self) -> None:
+        """``wait_for_replicas`` needs WAIT, which some servers lack (fakeredis)."""
+        if not settings.value(self.config, "wait_for_replicas"):
+            return
+        client = self.connection.client
+        try:
+            if isinstance(client, redis.Redis):
+                client.execute_command("WAIT", "0", "0")
+        except redis.ResponseError as exc:
+            self.connection.close()
+            msg = (
+                f"Setting 'wait_for_replicas': {self.connection.server.label} at "
+                f"{self.connection.where} has no WAIT command ({exc}); set it to 0."
+            )
+            raise TargetRedisError(msg) from None
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # The SDK's messages echo the offending value, which may be a secret:
@@ -374,8 +425,11 @@ class TargetRedis(Target):
         # The SDK's stdlib json.dumps fails on Decimal floats in state; and every
         # drain would repeat the same state, which Meltano would store again.
         if state != self._last_emitted_state:
-            sys.stdout.write(serialize_json(state) + "\n")
-            sys.stdout.flush()
+            if self._emit_state is not None:
+                self._emit_state(serialize_json(state))
+            else:
+                sys.stdout.write(serialize_json(state) + "\n")
+                sys.stdout.flush()
             self._last_emitted_state = state
         self._records_since_state = 0
         self._last_state_at = time.monotonic()

@@ -325,10 +325,7 @@ class Writer:
             found: list[tuple[str, str | None]] = []
             for start in range(0, len(keys), _SCAN_COUNT):
                 chunk = keys[start : start + _SCAN_COUNT]
-                with self.client.pipeline(transaction=False) as pipe:
-                    for key in chunk:
-                        pipe.type(key)
-                    kinds = [str(kind) for kind in pipe.execute()]
+                kinds = self._types(chunk)
                 strings = [key for key, kind in zip(chunk, kinds, strict=True) if kind == "string"]
                 with self.client.pipeline(transaction=False) as pipe:
                     for key in strings:
@@ -338,6 +335,23 @@ class Writer:
             return found
 
         return self.retrier.call("reading key types", read)
+
+    def _types(self, keys: t.Sequence[str]) -> list[str]:
+        json_keys: set[str] = set()
+        if self.server.fakeredis:  # its TYPE of a JSON key drops the connection
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.execute_command("JSON.TYPE", key)
+                answers = pipe.execute(raise_on_error=False)
+            json_keys = {
+                key for key, answer in zip(keys, answers, strict=True) if answer == ["object"]
+            }
+        with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                if key not in json_keys:
+                    pipe.type(key)
+            kinds = iter(pipe.execute())
+        return ["ReJSON-RL" if key in json_keys else str(next(kinds)) for key in keys]
 
     def exist_each(self, keys: t.Sequence[str]) -> list[bool]:
         """Whether each key exists."""

@@ -95,7 +95,7 @@ def test_golden_layout(server: RedisServer, r: redis.Redis, namespace: str) -> N
     assert second["_airbyte_data"] == EXPECTED_DATA[1]
     # No time_extracted: the time the target received the record.
     assert before <= int(second["_airbyte_emitted_at"]) <= after
-    assert r.hget(f"{prefix}:3", "_airbyte_data") == '{"id":3,"price":1.50,"big":2.5E-7}'
+    assert r.hget(f"{prefix}:3", "_airbyte_data") == '{"id":3,"price":1.50,"big":2.5e-7}'
 
 
 def test_counter_is_one_incrby_per_batch(server: RedisServer, r: redis.Redis) -> None:

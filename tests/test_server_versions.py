@@ -10,11 +10,13 @@ import os
 import subprocess
 import typing as t
 
+import fakeredis
 import pytest
 import redis
 from helpers import data_of, hashes, record_msg, run_target, schema_msg, singer_lines, state_msg
 
 from devtools.cluster import LocalCluster
+from devtools.fake import FakeTcpServer
 from devtools.server import RedisServer, bundled_binaries, find_server_binary
 from target_redis.cache_types import CACHE_TYPES
 from target_redis.connection import ServerInfo, parse_version
@@ -37,9 +39,13 @@ def binaries() -> list[t.Any]:
     return [pytest.param(path, id=server_name(path)) for path in unique.values()]
 
 
-@pytest.fixture(scope="module", params=binaries())
-def versioned(request: pytest.FixtureRequest) -> t.Iterator[RedisServer]:
-    server = RedisServer(request.param)
+FAKE = pytest.param("fakeredis", id=f"fakeredis-{fakeredis.__version__}")
+
+
+@pytest.fixture(scope="module", params=[*binaries(), FAKE])
+def versioned(request: pytest.FixtureRequest) -> t.Iterator[RedisServer | FakeTcpServer]:
+    """Each server of the matrix; fakeredis's TCP server, as users' CI jobs run it."""
+    server = FakeTcpServer() if request.param == "fakeredis" else RedisServer(request.param)
     yield server
     server.stop()
 
