@@ -7,8 +7,9 @@
     states = load(["...SCHEMA...", "...RECORD...", "...STATE..."], r, {"load_method": "upsert"})
 
 No subprocess, no network (with fakeredis), nothing printed to standard output. The
-lines may be a list (of JSON text or of message dicts), a path, an open file (text or
-binary) or any iterable of lines, such as a tap's stdout. A failure raises the
+lines may be a list (of JSON text or of message dicts), Singer text (several lines in
+one string), a path, an open file (text or binary) or any iterable of lines, such as a
+tap's stdout. A failure raises the
 exception the CLI would have turned into its one-line message.
 """
 
@@ -39,7 +40,9 @@ def load(
         emit_state=lambda text: states.append(json.loads(text)),
     )
     try:
-        if isinstance(lines, (str, os.PathLike)):
+        if isinstance(lines, str) and "\n" in lines:  # Singer text, not a path
+            target.process_lines(t.cast("t.IO[str]", iter(lines.splitlines(keepends=True))))
+        elif isinstance(lines, (str, os.PathLike)):
             with pathlib.Path(lines).open("rb") as file:
                 target.process_lines(t.cast("t.IO[str]", file))
         else:

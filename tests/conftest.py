@@ -11,6 +11,8 @@ import redis
 
 from devtools.server import RedisServer, find_server_binary, free_port
 
+pytest_plugins = ["pytester"]  # test_fakeredis runs README's example as a user's suite
+
 
 def need_server_binary() -> str:
     """The redis-server binary; skip without one, fail under CI=true."""

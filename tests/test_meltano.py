@@ -17,7 +17,7 @@ import pytest
 import redis
 import yaml
 
-from devtools.server import RedisServer
+from devtools.server import RedisServer, free_port
 
 pytestmark = pytest.mark.meltano
 
@@ -137,6 +137,35 @@ def test_meltano_config_test_writes_its_record(
     with redis_server.client() as client:
         keys = sorted(client.scan_iter())
         assert any(key.startswith("e2e:") and "test" in key for key in keys), (keys, output[-2000:])
+
+
+def test_readme_fakeredis_ci_recipe(meltano: Path, project: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- fakeredis-recipe:start -->")[1].split(
+        "<!-- fakeredis-recipe:end -->"
+    )[0]
+    script = block.split("```bash\n")[1].split("```")[0]
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TARGET_REDIS_", "MELTANO_"))},
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_DISABLE_TRACKING": "true",
+        # the job's python has fakeredis and redis; meltano comes from its own venv
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), str(meltano.parent), os.environ["PATH"]]
+        ),
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-c", script.replace("6390", str(port))],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "2 users loaded" in proc.stdout
 
 
 def test_meltano_add_from_ref(meltano: Path, tmp_path: Path) -> None:
