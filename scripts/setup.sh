@@ -4,13 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
+VENV="${VENV:-.venv}"  # scripts/test-pythons.sh makes one per Python version
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
 fi
-stamp=.venv/.installed-$(cat pyproject.toml requirements-dev.lock | cksum | cut -d' ' -f1)
+stamp=$VENV/.installed-$(cat pyproject.toml requirements-dev.lock | cksum | cut -d' ' -f1)
 if [ ! -f "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         -c requirements-dev.lock -e '.[dev]'
-    rm -f .venv/.installed-* && touch "$stamp"
+    rm -f "$VENV"/.installed-* && touch "$stamp"
 fi

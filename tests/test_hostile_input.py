@@ -53,7 +53,7 @@ CORPUS: list[tuple[str, str | bytes, dict, list[str]]] = [
         "record nested too deep",
         GOOD + '{"type":"RECORD","stream":"s","record":{"id":2,"v":' + DEEP + "}}\n",
         {},
-        ["Input line 4:", "JSON nested too deeply"],
+        ["Input line 4"],  # too deep to read, or (where the decoder reads it) invalid
     ),
     (
         "state nested too deep",
