@@ -36,8 +36,9 @@ from target_redis.manifest import (
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
     from target_redis.keyspace import KeySpace
+    from target_redis.lease import Lease
     from target_redis.rows import Command, Row
-    from target_redis.writer import Lease, Writer
+    from target_redis.writer import Writer
 
 TEMP_KEY_SECONDS = 86_400
 """A crashed single-key overwrite's temporary key expires after a day."""
@@ -82,8 +83,6 @@ class LoadMethod:
         self.held: Manifest | None = None
         self._manifest_due = True
         self._last_id = 0
-        self.written = 0
-        self.deletes = 0
 
     @property
     def stream(self) -> str:
@@ -173,20 +172,16 @@ class LoadMethod:
     def write(self, rows: list[Row]) -> int:
         """Write a batch; return how many records (or keys) it wrote."""
         if self.keys == SINGLE_KEY:
-            written = self._write_single(self._kept(rows))
-        elif self.keys == PRIMARY_KEY:
-            written = self._write_by_key(rows)
-        else:
-            written = self._write_ids(self._kept(rows))
-        self.written += written
-        return written
+            return self._write_single(self._kept(rows))
+        if self.keys == PRIMARY_KEY:
+            return self._write_by_key(rows)
+        return self._write_ids(self._kept(rows))
 
     def _kept(self, rows: list[Row]) -> list[Row]:
         if not self.setup.hard_delete:
             return rows
         kept = [row for row in rows if not row.deleted]
         if len(kept) < len(rows):
-            self.deletes += len(rows) - len(kept)
             self.setup.warn_once(
                 f"append-delete:{self.stream}",
                 "Stream '%s': hard_delete drops deleted rows under %s; records appended "
@@ -223,7 +218,6 @@ class LoadMethod:
             key = self.space.record_key(pk)
             if entry.row is None:
                 commands.append((self.writer.delete_command, key))
-                self.deletes += 1
             else:
                 commands += self.record_commands(key, ab_id, entry.row)
                 ab_id += 1
@@ -370,7 +364,7 @@ class Overwrite(LoadMethod):
         """Read what the stream holds, take the stream's lease (one overwrite at a
         time), and say what will replace what."""
         super().start()
-        lease = self.writer.acquire_lease(self.space.lease_key, self.setup.run_id, LEASE_SECONDS)
+        lease = self.writer.leases.acquire(self.space.lease_key, self.setup.run_id, LEASE_SECONDS)
         if lease is not None:
             raise TargetRedisError(self._busy(lease))
         self._leased = True
@@ -437,7 +431,7 @@ class Overwrite(LoadMethod):
         if self._leased:
             self._leased = False
             with contextlib.suppress(*REDIS_ERRORS):
-                self.writer.release_lease(self.space.lease_key, self.setup.run_id)
+                self.writer.leases.release(self.space.lease_key, self.setup.run_id)
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """As any load method's, after removing an old key of another type there."""
@@ -461,7 +455,7 @@ class Overwrite(LoadMethod):
     def finish(self) -> None:
         """Swap in the single key, remove every record this run did not write, then
         record the manifest of what the stream now holds."""
-        if self.writer.lease_holder(self.space.lease_key) != self.setup.run_id:
+        if self.writer.leases.holder(self.space.lease_key) != self.setup.run_id:
             self._leased = False
             msg = (
                 f"Stream '{self.stream}': this overwrite lost its lease "

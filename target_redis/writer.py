@@ -17,6 +17,7 @@ import typing as t
 import redis
 
 from target_redis.errors import TargetRedisError
+from target_redis.lease import Lease, Leases
 from target_redis.pipelines import send_packed, send_to_cluster
 from target_redis.retry import Retrier
 from target_redis.rows import DELETED_AT, decode_json
@@ -29,13 +30,6 @@ if t.TYPE_CHECKING:
 _PIPELINE_CHUNK = 5000
 _RESEND_ATTEMPTS = 8
 _SCAN_COUNT = 1000
-
-
-class Lease(t.NamedTuple):
-    """Who holds an overwrite lease, and for how many more seconds."""
-
-    holder: str
-    seconds: int
 
 
 class Writer:
@@ -58,7 +52,7 @@ class Writer:
         self.delete_command = "UNLINK" if server.has_unlink else "DEL"
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
-        self._leases: dict[str, tuple[t.Any, t.Any]] = {}
+        self.leases = Leases(client, self.retrier)
 
     def reserve_ids(self, counter_key: str, count: int) -> int:
         """Advance the counter by ``count`` with one INCRBY; return the first id."""
@@ -213,103 +207,11 @@ class Writer:
                 pipe.ttl(lease_key)
                 fields, kind, holder, ttl = pipe.execute()
             lease = None
-            if holder is not None and self._holder_alive(lease_key, str(holder)):
+            if holder is not None and self.leases.holder_alive(lease_key, str(holder)):
                 lease = Lease(str(holder).split(" ")[0], int(ttl))
             return dict(fields or {}), str(kind), lease
 
         return self.retrier.call(f"reading {manifest_key}", read)
-
-    def acquire_lease(self, key: str, run_id: str, seconds: int) -> Lease | None:
-        """Take the lease at ``key`` for ``seconds`` (SET NX EX); None when taken, else
-        who holds it. The lease names a connection this run keeps open: a holder whose
-        connection is gone (its process died) is taken over at once, without waiting
-        for the lease to expire (when the user may run CLIENT LIST)."""
-        pool = self._pool_for(key)
-        connection = pool.get_connection()
-        try:
-            connection.send_command("CLIENT", "ID")
-            value = f"{run_id} client {connection.read_response()}"
-        except redis.ResponseError:  # may not run CLIENT ID: the lease only expires
-            value = run_id
-        except BaseException:
-            pool.release(connection)
-            raise
-
-        def take() -> Lease | None:
-            if self.client.set(key, value, nx=True, ex=seconds):
-                return None
-            with self.client.pipeline(transaction=False) as pipe:
-                pipe.get(key)
-                pipe.ttl(key)
-                current, ttl = pipe.execute()
-            if current is None or current == value:
-                return take() if current is None else None
-            alive = self._holder_alive(key, str(current))
-            if alive or not self._replace(key, current, value, seconds):
-                return Lease(str(current).split(" ")[0], int(ttl))
-            return None
-
-        try:
-            lease = self.retrier.call(f"taking {key}", take)
-        except BaseException:
-            pool.release(connection)
-            raise
-        if lease is None:
-            self._leases[key] = (pool, connection)
-        else:
-            pool.release(connection)
-        return lease
-
-    def release_lease(self, key: str, run_id: str) -> None:
-        """Give the lease back if this run still holds it; close its connection."""
-        try:
-            if self.lease_holder(key) == run_id:
-                self.delete_keys([key])
-        finally:
-            held = self._leases.pop(key, None)
-            if held is not None:
-                held[0].release(held[1])
-
-    def lease_holder(self, key: str) -> str | None:
-        """The run id holding the lease at ``key``."""
-        value = self.retrier.call(f"reading {key}", lambda: self.client.get(key))
-        return None if value is None else str(value).split(" ")[0]
-
-    def _pool_for(self, key: str) -> t.Any:
-        if isinstance(self.client, redis.Redis):
-            return self.client.connection_pool
-        return self.client.get_node_from_key(key).redis_connection.connection_pool
-
-    def _holder_alive(self, key: str, value: str) -> bool:
-        """Whether the connection named in a lease is still open (True if unknown)."""
-        parts = value.split(" ")
-        if len(parts) != 3 or parts[1] != "client":
-            return True
-        try:
-            if isinstance(self.client, redis.Redis):
-                found = self.client.execute_command("CLIENT", "LIST", "ID", parts[2])
-            else:
-                node = self.client.get_node_from_key(key)
-                found = self.client.execute_command(
-                    "CLIENT", "LIST", "ID", parts[2], target_nodes=node
-                )
-        except redis.RedisError:
-            return True  # may not run CLIENT LIST: wait for the lease to expire
-        return bool(str(found or "").strip())
-
-    def _replace(self, key: str, expected: str, value: str, seconds: int) -> bool:
-        """Set ``key`` to ``value`` if it still holds ``expected`` (WATCH / MULTI)."""
-        with self.client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(key)
-                if pipe.get(key) != expected:
-                    return False
-                pipe.multi()
-                pipe.set(key, value, ex=seconds)
-                pipe.execute()
-                return True
-            except redis.WatchError:
-                return False
 
     def scan(self, pattern: str) -> list[str]:
         """Every key matching ``pattern`` (SCAN, never KEYS; every primary of a cluster)."""

@@ -154,8 +154,12 @@ README_EXAMPLE = textwrap.dedent(
     from target_redis.testing import load
 
     LINES = [
-        {"type": "SCHEMA", "stream": "users", "key_properties": ["id"],
-         "schema": {"properties": {"id": {"type": "integer"}, "email": {"type": "string"}}}},
+        {
+            "type": "SCHEMA",
+            "stream": "users",
+            "key_properties": ["id"],
+            "schema": {"properties": {"id": {"type": "integer"}, "email": {"type": "string"}}},
+        },
         {"type": "RECORD", "stream": "users", "record": {"id": 42, "email": "ada@example.com"}},
         {"type": "STATE", "value": {"bookmarks": {"users": {"id": 42}}}},
     ]
