@@ -358,3 +358,57 @@ def test_overwrite_of_an_incremental_stream_warns_once(server: RedisServer) -> N
         schema_msg("u", PROPS, ["id"]), state_msg({"bookmarks": {"u": {"version": 1}}})
     )
     assert "incremental" not in run_cli(server.config(load_method="overwrite"), full).stderr
+
+
+# -- every transition between (cache type, load method) pairs on one stream
+
+SHAPES = [
+    (cache, method)
+    for cache in ("hash", "string", "set", "list", "stream")
+    for method in ("append-only", "overwrite", "upsert")
+    if not (method == "upsert" and cache in ("set", "list", "stream"))
+]
+SINGLE = {"set", "list", "stream"}
+
+
+def scheme(cache: str, method: str, held: str | None = None) -> str:
+    """The key scheme a run writes (overwrite_keys: auto keeps what the stream holds)."""
+    if cache in SINGLE:
+        return f"single:{cache}"
+    if method == "upsert" or (method == "overwrite" and held == "pk"):
+        return f"pk:{cache}"
+    return f"ids:{cache}"
+
+
+def expected_after(first: tuple[str, str], second: tuple[str, str]) -> tuple[str, ...] | None:
+    """The v values the stream holds after both runs, or None when the second is refused."""
+    held = scheme(*first)
+    planned = scheme(*second, held="pk" if held.startswith("pk") else None)
+    if second[1] != "overwrite" and planned != held:
+        return None
+    if second[1] == "overwrite":
+        return ("b2", "b3")
+    if second[1] == "upsert":
+        return ("a1", "b2", "b3")
+    return ("a1", "a2", "b2", "b3")
+
+
+@pytest.mark.parametrize("second", SHAPES, ids=lambda s: f"then-{s[0]}-{s[1]}")
+@pytest.mark.parametrize("first", SHAPES, ids=lambda s: f"{s[0]}-{s[1]}")
+def test_every_transition(
+    server: RedisServer, r: redis.Redis, first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    run_target(ids_config(server, first[1], first[0]), rows_input("s", FIRST))
+    expected = expected_after(first, second)
+    before = snapshot(r)
+    if expected is None:
+        with pytest.raises(TargetRedisError, match=r"Nothing was written\. To convert the stream"):
+            run_target(ids_config(server, second[1], second[0]), rows_input("s", SECOND))
+        assert snapshot(r) == before
+        return
+    run_target(ids_config(server, second[1], second[0]), rows_input("s", SECOND))
+    assert sorted(d["v"] for d in docs(r, "s")) == sorted(expected)
+    held = manifest(r, "", "s")
+    assert (held["cache_type"], held["load_method"]) == second
+    assert "mixed_with" not in held
+    assert not [key for key in r.keys("*") if "tmp" in key or "lease" in key]
