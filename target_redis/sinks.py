@@ -89,6 +89,11 @@ class RedisSink(BatchSink):
         # record is stored as the tap sent it instead.
         return
 
+    def _remove_sdc_metadata_from_schema(self) -> None:
+        # Likewise for the schema: the tap's own _sdc_* properties stay declared, so
+        # they are validated and do not warn as fields without a schema.
+        return
+
     def _validate_and_parse(self, record: dict) -> dict:
         # As the SDK's, minus its traceback log: the CLI reports InvalidRecord in
         # one line, and an invalid record always stops the run.
