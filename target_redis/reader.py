@@ -17,9 +17,9 @@ import msgspec
 from singer_sdk.singerlib.encoding import SimpleSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_redis.rows import Number
+from target_redis.rows import number
 
-_DECODER = msgspec.json.Decoder(float_hook=Number)
+_DECODER = msgspec.json.Decoder(float_hook=number)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _REPLACEMENT = "\ufffd"
 
@@ -40,7 +40,7 @@ def _lone_surrogates_replaced(line: str | bytes) -> dict | None:
     ``"\\ud800"``), each lone surrogate replaced by U+FFFD; None if it is not JSON."""
     try:
         text = line.decode() if isinstance(line, bytes) else line
-        message = json.loads(text, parse_float=Number)
+        message = json.loads(text, parse_float=number)
     except (ValueError, RecursionError):
         return None
     if not isinstance(message, dict) or not _SURROGATE.search(
@@ -107,7 +107,7 @@ class PlainReader(SimpleSingerReader):
         """Parse one line; raise InvalidInputLine naming the problem, not the text."""
         self.line_number += 1
         try:
-            message = json.loads(line, parse_float=Number)
+            message = json.loads(line, parse_float=number)
         except json.JSONDecodeError as exc:
             raise _decode_failure(line, f"{exc.msg} at column {exc.colno}") from None
         except RecursionError:

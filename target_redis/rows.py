@@ -49,7 +49,17 @@ class Number(decimal.Decimal):
         return (Number, (self.text,))
 
 
-_DECODER = msgspec.json.Decoder(float_hook=Number)
+def number(text: str) -> decimal.Decimal:
+    """A JSON decoder's float hook: a Decimal, or a Number where a Decimal's own text
+    would differ from the tap's. That happens only with an exponent (``1e20``) or six
+    zeros after the point (``0.0000001`` prints as ``1E-7``); the other numbers need no
+    Number, which costs more to make than a Decimal."""
+    if "e" in text or "E" in text or ".000000" in text:
+        return Number(text)
+    return decimal.Decimal(text)
+
+
+_DECODER = msgspec.json.Decoder(float_hook=number)
 
 
 def decode_json(text: str | bytes) -> t.Any:

@@ -5,6 +5,7 @@ string settings; the load summary."""
 from __future__ import annotations
 
 import contextlib
+import decimal
 import io
 import json
 import logging
@@ -12,10 +13,13 @@ import logging
 import pytest
 import redis
 from helpers import record_msg, run_cli, run_target, schema_msg, singer_lines, state_msg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devtools.server import RedisServer
 from target_redis.invalid import dead_letter_key
 from target_redis.reader import PlainReader
+from target_redis.rows import Number, number
 from target_redis.target import TargetRedis
 
 NUMBERS = [
@@ -302,3 +306,13 @@ def test_sdk_chatter_is_debug_only(server: RedisServer) -> None:
     assert (
         "| DEBUG    | target-redis                   | Target sink for 's' is full" in debug.stderr
     )
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.from_regex(r"-?(0|[1-9][0-9]{0,30})(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?", fullmatch=True)
+)
+def test_the_float_hook_keeps_every_number_text(text: str) -> None:
+    value = number(text)
+    assert (value.text if isinstance(value, Number) else str(value)) == text
+    assert value == decimal.Decimal(text)
