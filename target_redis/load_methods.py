@@ -151,6 +151,11 @@ class LoadMethod:
 
     # Rows
 
+    @property
+    def keyed_by_record(self) -> bool:
+        """Whether rows need ``row_key`` (their key comes from the record)."""
+        return self.keys == PRIMARY_KEY
+
     def row_key(self, record: t.Mapping[str, t.Any]) -> str | None:
         """The record's key suffix when records are keyed by primary key, else None."""
         if self.keys != PRIMARY_KEY:

@@ -62,6 +62,7 @@ class RedisSink(BatchSink):
         self.load = target.load_for(stream_name, self.key_properties)
         # Here, not in setup(): the SDK logs a second ERROR line for a failed setup().
         target.start_load(self.load)
+        self._row_key = self.load.row_key if self.load.keyed_by_record else None
         self.encode = target.encode
         self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
         self.max_record_bytes = target.connection.server.max_bulk_bytes
@@ -177,7 +178,7 @@ class RedisSink(BatchSink):
             record,
             self._emitted_at(message),
             deleted=deleted,
-            pk=self.load.row_key(record),
+            pk=self._row_key(record) if self._row_key is not None else None,
             encode=self.encode,
         )
 
