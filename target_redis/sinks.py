@@ -211,6 +211,7 @@ class RedisSink(BatchSink):
             )
             raise TargetRedisError(msg)
         if rows and not isinstance(rows[0], Row):  # raw records from BATCH files
+            self.progress.started()
             rows = [self._batch_file_row(record) for record in rows]
         try:
             written = self.load.write(rows)
