@@ -120,14 +120,13 @@ def test_stop_signal_while_redis_is_down_gives_up_quickly() -> None:
     )
 
 
+def overwrite_config(server: RedisServer) -> dict:
+    """Overwrite in batches of 50 with a STATE out every 50 records."""
+    return server.config(load_method="overwrite", batch_size_rows=50, state_checkpoint_records=50)
+
+
 def test_one_overwrite_of_a_stream_at_a_time(server: RedisServer, r: redis.Redis) -> None:
-    config = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "load_method": "overwrite",
-        "batch_size_rows": 50,
-        "state_checkpoint_records": 50,
-    }
+    config = overwrite_config(server)
     first = LiveRun(config, stream_lines(range(1, 301), tag="a"), chunk=20, hold_after=100)
     first.wait_for_states(1)  # then it waits on stdin, holding the lease
     second = run_cli(config, "".join(stream_lines(range(1, 201), tag="b")))
@@ -147,13 +146,7 @@ def test_one_overwrite_of_a_stream_at_a_time(server: RedisServer, r: redis.Redis
 
 
 def test_lease_of_a_killed_overwrite_is_taken_over(server: RedisServer, r: redis.Redis) -> None:
-    config = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "load_method": "overwrite",
-        "batch_size_rows": 50,
-        "state_checkpoint_records": 50,
-    }
+    config = overwrite_config(server)
     run = LiveRun(config, stream_lines(range(1, 301)), chunk=20, hold_after=100)
     run.wait_for_states(1)
     run.process.kill()

@@ -75,18 +75,22 @@ def project(
     return directory
 
 
-def run(
-    meltano: Path, directory: Path, *args: str, ok: bool = True
-) -> subprocess.CompletedProcess[str]:
-    env = {
+def clean_env() -> dict[str, str]:
+    """The environment without target-redis or Meltano settings, and no tracking."""
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("TARGET_REDIS_", "MELTANO_"))},
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
         "MELTANO_DISABLE_TRACKING": "true",
     }
+
+
+def run(
+    meltano: Path, directory: Path, *args: str, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [str(meltano), *args],
         cwd=directory,
-        env=env,
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=600,
@@ -146,15 +150,9 @@ def test_readme_fakeredis_ci_recipe(meltano: Path, project: Path) -> None:
     )[0]
     script = block.split("```bash\n")[1].split("```")[0]
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TARGET_REDIS_", "MELTANO_"))},
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "MELTANO_DISABLE_TRACKING": "true",
-        # the job's python has fakeredis and redis; meltano comes from its own venv
-        "PATH": os.pathsep.join(
-            [str(Path(sys.executable).parent), str(meltano.parent), os.environ["PATH"]]
-        ),
-    }
+    # the job's python has fakeredis and redis; meltano comes from its own venv
+    path = [str(Path(sys.executable).parent), str(meltano.parent), os.environ["PATH"]]
+    env = {**clean_env(), "PATH": os.pathsep.join(path)}
     proc = subprocess.run(
         ["bash", "-e", "-c", script.replace("6390", str(port))],
         cwd=project,
