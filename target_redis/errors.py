@@ -88,8 +88,8 @@ def describe_config_error(error: jsonschema.ValidationError) -> str:
         return f"{where} must be of type {' or '.join(types)}"
     if rule == "enum":
         return f"{where} must be one of {expected}"
-    if rule == "required":
-        return f"{where}: {error.message}"
+    if rule in ("required", "additionalProperties"):
+        return f"{where}: {error.message}"  # names the key, never a value
     return f"{where} fails the '{rule}' rule ({expected})"
 
 

@@ -28,13 +28,10 @@ def dead_letter_key(namespace: str, stream: str) -> str:
 class InvalidRecords:
     """What this run does with invalid records, and how many it set aside."""
 
-    def __init__(
-        self, mode: str, limit: int, namespace: str, writer: Writer, logger: logging.Logger
-    ) -> None:
+    def __init__(self, mode: str, limit: int, writer: Writer, logger: logging.Logger) -> None:
         """``limit`` 0: no limit."""
         self.mode = mode
         self.limit = limit
-        self.namespace = namespace
         self.writer = writer
         self.logger = logger
         self.count = 0
@@ -44,7 +41,9 @@ class InvalidRecords:
         """Whether invalid records are set aside rather than failing the run."""
         return self.mode != FAIL
 
-    def set_aside(self, stream: str, reason: str, line_number: int, line: str | bytes) -> None:
+    def set_aside(
+        self, stream: str, namespace: str, reason: str, line_number: int, line: str | bytes
+    ) -> None:
         """Log the record (and with dead_letter, keep it); fail past the limit."""
         self.count += 1
         if self.limit and self.count > self.limit:
@@ -56,7 +55,7 @@ class InvalidRecords:
             raise TargetRedisError(msg)
         where = ""
         if self.mode == DEAD_LETTER:
-            key = dead_letter_key(self.namespace, stream)
+            key = dead_letter_key(namespace, stream)
             raw = line if isinstance(line, bytes) else line.encode()
             at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
             fields = ("line", raw.rstrip(b"\r\n"), "stream", stream, "input_line", str(line_number))

@@ -344,6 +344,45 @@ SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 
+STREAM_SETTINGS = (
+    "namespace",
+    "cache_type",
+    "load_method",
+    "overwrite_keys",
+    "hard_delete",
+    "ttl_seconds",
+    "stream_maxlen",
+)
+"""The settings ``streams`` may override per stream."""
+
+
+def _streams_property() -> dict[str, t.Any]:
+    overridable = {
+        name: {k: v for k, v in SCHEMA["properties"][name].items() if k != "default"}
+        for name in STREAM_SETTINGS
+    }
+    return {
+        "type": ["object", "null"],
+        "properties": {},
+        "additionalProperties": {
+            "type": "object",
+            "properties": overridable,
+            "additionalProperties": False,
+        },
+        "description": (
+            "Settings per stream: an object whose keys are stream names or glob patterns "
+            '(`"public-*"`) and whose values override any of '
+            + ", ".join(f"`{name}`" for name in STREAM_SETTINGS)
+            + ' for those streams, e.g. `{"orders": {"load_method": "upsert"}, "events-*": '
+            '{"cache_type": "stream", "ttl_seconds": 86400}}`. An exact name wins over a '
+            "pattern, the longest pattern over a shorter one. From the environment or "
+            "Meltano: the same object as JSON text."
+        ),
+    }
+
+
+SCHEMA["properties"]["streams"] = _streams_property()
+
 DEFAULTS: dict[str, t.Any] = {
     name: prop["default"] for name, prop in SCHEMA["properties"].items() if "default" in prop
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -23,9 +24,8 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabiliti
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from singer_sdk.singerlib.json import serialize_json
 
-from target_redis import __version__, logsafe, rows, settings
+from target_redis import __version__, logsafe, rows, settings, stream_settings
 from target_redis.access import check_write_access
-from target_redis.cache_types import CACHE_TYPES
 from target_redis.connection import adopt, connect, endpoint
 from target_redis.errors import (
     EXPECTED_ERRORS,
@@ -44,13 +44,13 @@ from target_redis.load_methods import (
     LoadMethod,
     Overwrite,
     StreamSetup,
-    check_combination,
     load_method_for,
 )
 from target_redis.progress import Progress
 from target_redis.reader import FastReader, PlainReader
 from target_redis.retry import Retrier
 from target_redis.sinks import RedisSink
+from target_redis.stream_settings import StreamSettings, fakeredis_refusal
 from target_redis.validation import check_references
 from target_redis.writer import Writer
 
@@ -116,17 +116,11 @@ class TargetRedis(Target):
                 "records of older versions can only be told apart by their _sdc_table_version."
             )
             raise TargetRedisError(msg)
-        self.load_method = settings.value(self.config, "load_method")
-        cache_type = settings.value(self.config, "cache_type")
-        check_combination(self.load_method, cache_type)
+        shapes = stream_settings.entries(self.config)  # refuses what cannot work
         self.connection = adopt(client) if client is not None else connect(self.config)
         self._emit_state = emit_state
-        self.cache = CACHE_TYPES[cache_type](
-            ttl_seconds=settings.value(self.config, "ttl_seconds"),
-            stream_maxlen=settings.value(self.config, "stream_maxlen"),
-        ).for_server(self.connection.server)
         self._check_wait()
-        self._check_fakeredis()
+        self._check_fakeredis(shapes)
         self.writer = Writer(
             self.connection.client,
             self.connection.server,
@@ -138,16 +132,7 @@ class TargetRedis(Target):
             wait_timeout_ms=settings.value(self.config, "wait_timeout_ms"),
         )
         try:
-            how = check_write_access(
-                self.connection.client,
-                self.connection.server,
-                username=endpoint(self.config).username,
-                namespace=settings.value(self.config, "namespace"),
-                cache=self.cache,
-                load_method=self.load_method,
-                delete_command=self.writer.delete_command,
-                where=self.connection.where,
-            )
+            how = self._check_access(shapes)
         except BaseException:
             self.connection.close()
             raise
@@ -168,7 +153,6 @@ class TargetRedis(Target):
         self.invalid = InvalidRecords(
             settings.value(self.config, "on_invalid_record"),
             settings.value(self.config, "max_invalid_records"),
-            settings.value(self.config, "namespace"),
             self.writer,
             self.logger,
         )
@@ -185,32 +169,35 @@ class TargetRedis(Target):
 
     # Settings
 
-    def _check_fakeredis(self) -> None:
-        """fakeredis keeps JSON documents out of sight of EXPIRE, UNLINK and TYPE."""
-        if not self.connection.server.fakeredis or self.cache.module_command is None:
+    def _check_fakeredis(self, shapes: list[StreamSettings]) -> None:
+        if not self.connection.server.fakeredis:
             return
-        needs = [
-            name
-            for name, needed in (
-                ("load_method: overwrite", self.load_method == "overwrite"),
-                ("ttl_seconds", bool(self.cache.ttl_seconds)),
-                ("hard_delete", settings.value(self.config, "hard_delete")),
-                (
-                    "process_activate_version_messages",
-                    settings.value(self.config, "process_activate_version_messages"),
-                ),
+        for each in shapes:
+            refusal = fakeredis_refusal(each, self.config, self.connection.server.label)
+            if refusal is not None:
+                self.connection.close()
+                raise refusal
+
+    def _check_access(self, shapes: list[StreamSettings]) -> str:
+        """Check that the user may run what each shape of load needs (once per shape)."""
+        how = ""
+        checked: set[tuple[str, str, str, bool]] = set()
+        for each in shapes:
+            shape = (each.namespace, each.cache_type, each.load_method, bool(each.ttl_seconds))
+            if shape in checked:
+                continue
+            checked.add(shape)
+            how = check_write_access(
+                self.connection.client,
+                self.connection.server,
+                username=endpoint(self.config).username,
+                namespace=each.namespace,
+                cache=each.cache(self.connection.server),
+                load_method=each.load_method,
+                delete_command=self.writer.delete_command,
+                where=self.connection.where,
             )
-            if needed
-        ]
-        if needs:
-            self.connection.close()
-            msg = (
-                f"Setting 'cache_type: {self.cache.name}' with {', '.join(needs)}: "
-                f"{self.connection.server.label} cannot expire, delete or tell the type of "
-                "JSON documents (EXPIRE, UNLINK and TYPE ignore them); use a Redis server "
-                "with RedisJSON, or append-only / upsert without them."
-            )
-            raise TargetRedisError(msg)
+        return how
 
     def _check_wait(self) -> None:
         """``wait_for_replicas`` needs WAIT, which some servers lack (fakeredis)."""
@@ -291,7 +278,8 @@ class TargetRedis(Target):
             reason = exc.error_message if isinstance(exc, InvalidRecord) else str(exc)
             line = getattr(self.message_reader, "_current_message", b"")
             number = getattr(self.message_reader, "line_number", 0)
-            self.invalid.set_aside(stream, reason, number, line)
+            namespace = stream_settings.for_stream(self.config, stream).namespace
+            self.invalid.set_aside(stream, namespace, reason, number, line)
             self.progress_for(stream).invalid += 1
         self._records_since_state += 1
 
@@ -366,20 +354,21 @@ class TargetRedis(Target):
     def load_for(self, stream: str, key_properties: t.Sequence[str] | None) -> LoadMethod:
         """The stream's load method for this run (one per stream, shared by its sinks)."""
         if stream not in self.loads:
+            each = stream_settings.for_stream(self.config, stream)
             setup = StreamSetup(
-                space=KeySpace(settings.value(self.config, "namespace"), stream),
-                cache=self.cache,
+                space=KeySpace(each.namespace, stream),
+                cache=each.cache(self.connection.server),
                 writer=self.writer,
                 key_properties=tuple(key_properties or ()),
-                hard_delete=settings.value(self.config, "hard_delete"),
+                hard_delete=each.hard_delete,
                 logger=self.logger,
                 warn_once=self.warn_once,
                 version=__version__,
                 run_id=self._run_id,
-                overwrite_keys=settings.value(self.config, "overwrite_keys"),
+                overwrite_keys=each.overwrite_keys,
                 bookmarks=self._bookmark_properties.get(stream, ()),
             )
-            self.loads[stream] = load_method_for(self.load_method, setup)
+            self.loads[stream] = load_method_for(each.load_method, setup)
         return self.loads[stream]
 
     def start_load(self, load: LoadMethod) -> None:
@@ -553,8 +542,16 @@ def _coerce_strings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
         value = config.get(name)
         types = prop.get("type", [])
         types = [types] if isinstance(types, str) else types
+        if isinstance(value, str) and "object" in types and value.strip().startswith("{"):
+            with contextlib.suppress(ValueError):  # JSON text from the environment
+                config[name] = value = json.loads(value)
         if isinstance(value, dict) and "object" in types:
             _coerce_strings(value, prop)
+            entry = prop.get("additionalProperties")
+            if isinstance(entry, dict):  # an object of objects, such as 'streams'
+                for item in value.values():
+                    if isinstance(item, dict):
+                        _coerce_strings(item, entry)
         if not isinstance(value, str):
             continue
         text = value.strip()
