@@ -16,6 +16,7 @@ import dataclasses
 import typing as t
 import uuid
 
+from target_redis.keys import aside_key
 from target_redis.rows import AB_ID, DATA, EMITTED_AT, Command, Row, decode_json, encode_data
 
 if t.TYPE_CHECKING:
@@ -46,6 +47,7 @@ class CacheType:
     stream_maxlen: int = 0
     hash_set: str = "HSET"  # HMSET before Redis 4.0
     keep_ttl: bool = True  # SET ... KEEPTTL exists from Redis 6.0
+    copy: bool = True  # COPY exists from Redis 6.2
 
     def for_server(self: _Self, server: ServerInfo) -> _Self:
         """This cache type with the commands the server has."""
@@ -53,6 +55,7 @@ class CacheType:
             self,
             hash_set="HSET" if server.has_multi_field_hset else "HMSET",
             keep_ttl=server.has_keepttl,
+            copy=server.version >= (6, 2),
         )
 
     def expire(self, key: str) -> list[Command]:
@@ -72,6 +75,12 @@ class RecordType(CacheType):
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """Commands writing one record at its own key."""
         raise NotImplementedError
+
+    def keyed_commands(self, key: str, ab_id: int, row: Row, *, merge: bool) -> list[Command]:
+        """Commands writing a record at a key that may already hold one: after them the
+        key holds exactly this record, or with ``merge`` the stored one with this
+        record's properties laid over it (its nulls removed). Atomic per key."""
+        return self.record_commands(key, ab_id, row)
 
     def read_command(self, key: str) -> Command:
         """Command reading a stored record's JSON."""
@@ -105,9 +114,34 @@ class HashType(RecordType):
     redis_type = "hash"
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
-        """HSET of the three Airbyte fields."""
+        """HSET of the three Airbyte fields, or of the record's own fields."""
+        if row.fields is not None:
+            write: Command = (self.hash_set, key, *row.fields) if row.fields else ("DEL", key)
+            return [write, *self.expire(key)]
         fields = (AB_ID, str(ab_id), EMITTED_AT, str(row.emitted_at), DATA, row.text)
         return [(self.hash_set, key, *fields), *self.expire(key)]
+
+    def keyed_commands(self, key: str, ab_id: int, row: Row, *, merge: bool) -> list[Command]:
+        """A hash of the record's fields is built aside and RENAMEd over the key, so
+        readers see the old record or the new one, never a mix (merge: from a COPY of
+        the stored one; a merge with no nulls, or of nulls alone, is one command)."""
+        if row.fields is None:
+            return self.record_commands(key, ab_id, row)
+        ttl = self.expire(key)
+        if merge and not row.nulls:
+            return [(self.hash_set, key, *row.fields), *ttl] if row.fields else []
+        if merge and not row.fields:
+            return [("HDEL", key, *row.nulls)]
+        if merge and not self.copy:  # before Redis 6.2: not atomic
+            return [(self.hash_set, key, *row.fields), ("HDEL", key, *row.nulls), *ttl]
+        if not row.fields:
+            return [("DEL", key)]
+        aside = aside_key(key)
+        start: Command = ("COPY", key, aside, "REPLACE") if merge else ("DEL", aside)
+        commands: list[Command] = [start, (self.hash_set, aside, *row.fields)]
+        if merge:
+            commands.append(("HDEL", aside, *row.nulls))
+        return [*commands, ("RENAME", aside, key), *ttl]
 
     def read_command(self, key: str) -> Command:
         """HGET of ``_airbyte_data``."""
@@ -177,6 +211,13 @@ class JsonType(RecordType):
         """JSON.SET at the root (keeps the TTL)."""
         return [("JSON.SET", key, "$", text)]
 
+    def keyed_commands(self, key: str, ab_id: int, row: Row, *, merge: bool) -> list[Command]:
+        """JSON.SET replaces the document; JSON.MERGE (RFC 7396: a null removes the
+        property) merges into it. One command either way."""
+        if merge:
+            return [("JSON.MERGE", key, "$", row.text), *self.expire(key)]
+        return self.record_commands(key, ab_id, row)
+
     def probe_commands(self, key: str) -> list[Command]:
         """A JSON.SET."""
         return [("JSON.SET", key, "$", "{}")]
@@ -224,7 +265,8 @@ class StreamType(SingleKeyType):
     transactional = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
-        """XADD per record (``MAXLEN ~`` with ``stream_maxlen``)."""
+        """XADD per record (``MAXLEN ~`` with ``stream_maxlen``): the Airbyte fields, or
+        the record's own (a record with no non-null property adds no entry)."""
         trim = ("MAXLEN", "~", str(self.stream_maxlen)) if self.stream_maxlen else ()
         commands: list[Command] = [
             (
@@ -232,9 +274,14 @@ class StreamType(SingleKeyType):
                 key,
                 *trim,
                 "*",
-                *(AB_ID, str(uuid.uuid4()), EMITTED_AT, str(row.emitted_at), DATA, row.text),
+                *(
+                    row.fields
+                    if row.fields is not None
+                    else (AB_ID, str(uuid.uuid4()), EMITTED_AT, str(row.emitted_at), DATA, row.text)
+                ),
             )
             for row in rows
+            if row.fields is None or row.fields
         ]
         return commands + (self.expire(key) if rows else [])
 

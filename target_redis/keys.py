@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import typing as t
+import uuid
 
 from redis.crc import key_slot
 from singer_sdk.singerlib.json import serialize_json
@@ -92,6 +93,23 @@ def side_key(namespace: str, stream: str, kind: str) -> str:
         if key_slot(candidate.encode()) == key_slot(key.encode()):
             return candidate
     return f"{key}.{suffix}"  # no same-slot name exists (a '}' in the name)
+
+
+_PROCESS = uuid.uuid4().hex[:8]
+
+
+def aside_key(key: str) -> str:
+    """Where a record for ``key`` is built before a RENAME over it: in the key's cluster
+    slot, under the key's first prefix (key-pattern ACLs such as ``~shop:*`` allow it),
+    in no stream's key space (the part after the prefix starts with ``{``), and unique
+    to this process and key."""
+    tag = hash_tag(key) or key
+    prefix = key.split(":", 1)[0] + ":" if ":" in key else ""
+    suffix = f"target-redis-tmp:{_PROCESS}:{key}"
+    for candidate in (f"{prefix}{{{tag}}}:{suffix}", f"{{{tag}}}:{suffix}"):
+        if key_slot(candidate.encode()) == key_slot(key.encode()):
+            return candidate
+    return f"{key}.{suffix}"  # no same-slot name exists (a '}' in the key)
 
 
 def hash_tag(key: str) -> str | None:

@@ -61,6 +61,9 @@ class StreamSetup:
     version: str
     run_id: str
     overwrite_keys: str = "auto"
+    record_format: str = "airbyte"
+    merge: bool = False
+    """``on_update: merge``: a record's properties are laid over the stored ones."""
     bookmarks: tuple[str, ...] = ()
     """The SCHEMA's ``bookmark_properties`` (an incremental stream)."""
 
@@ -129,7 +132,7 @@ class LoadMethod:
     def planned(self) -> Manifest:
         """The manifest of what this run writes."""
         columns = self.setup.key_properties if self.keys == PRIMARY_KEY else ()
-        return Manifest(self.cache.name, self.keys, columns, self.name)
+        return Manifest(self.cache.name, self.keys, columns, self.name, self.setup.record_format)
 
     def _refusal(self, planned: Manifest) -> str:
         assert self.held is not None
@@ -141,6 +144,8 @@ class LoadMethod:
         else:
             holds = self.held.describe()
         how = f"load_method: overwrite with cache_type: {planned.cache_type}"
+        if planned.record_format != "airbyte":
+            how += f", record_format: {planned.record_format}"
         if planned.keys in (IDS, PRIMARY_KEY):
             how += f" and overwrite_keys: {planned.keys}"
         return (
@@ -209,8 +214,16 @@ class LoadMethod:
 
     def _write_by_key(self, rows: list[Row]) -> int:
         cache = t.cast("RecordType", self.cache)
-        plan = rows_module.plan_upsert(rows, hard_delete=self.setup.hard_delete)
-        to_merge = [pk for pk, entry in plan.items() if entry.merge_stored]
+        plan = rows_module.plan_upsert(
+            rows, hard_delete=self.setup.hard_delete, merge=self.setup.merge
+        )
+        # A partial delete row is laid over the stored record: read back here, or, for
+        # a hash of fields, merged by Redis itself (keyed_commands with merge).
+        to_merge = [
+            pk
+            for pk, entry in plan.items()
+            if entry.merge_stored and entry.row is not None and entry.row.fields is None
+        ]
         if to_merge:
             stored = self.writer.read_values([self.space.record_key(pk) for pk in to_merge], cache)
             for pk, data in zip(to_merge, stored, strict=True):
@@ -224,7 +237,8 @@ class LoadMethod:
             if entry.row is None:
                 commands.append((self.writer.delete_command, key))
             else:
-                commands += self.record_commands(key, ab_id, entry.row)
+                merge = self.setup.merge or (entry.merge_stored and entry.row.fields is not None)
+                commands += self.record_commands(key, ab_id, entry.row, merge=merge)
                 ab_id += 1
         self.writer.run([*commands, *(self._expire_stream_keys() if writes else [])])
         self.wrote_keys([self.space.record_key(pk) for pk, e in plan.items() if e.row])
@@ -242,9 +256,15 @@ class LoadMethod:
         self.writer.run(commands, transaction=cache.transactional)
         return len(rows)
 
-    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
-        """The cache type's commands writing one record at ``key``."""
-        return t.cast("RecordType", self.cache).record_commands(key, ab_id, row)
+    def record_commands(
+        self, key: str, ab_id: int, row: Row, *, merge: bool | None = None
+    ) -> list[Command]:
+        """The cache type's commands writing one record at ``key``: a new key, or (with
+        ``merge`` given) a key that may hold an earlier version."""
+        cache = t.cast("RecordType", self.cache)
+        if merge is None:
+            return cache.record_commands(key, ab_id, row)
+        return cache.keyed_commands(key, ab_id, row, merge=merge)
 
     def _expire_stream_keys(self) -> list[Command]:
         # With ttl_seconds, counter and manifest outlive every record they describe.
@@ -438,9 +458,11 @@ class Overwrite(LoadMethod):
             with contextlib.suppress(*REDIS_ERRORS):
                 self.writer.leases.release(self.space.lease_key, self.setup.run_id)
 
-    def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
+    def record_commands(
+        self, key: str, ab_id: int, row: Row, *, merge: bool | None = None
+    ) -> list[Command]:
         """As any load method's, after removing an old key of another type there."""
-        commands = super().record_commands(key, ab_id, row)
+        commands = super().record_commands(key, ab_id, row, merge=merge)
         return [(self.writer.delete_command, key), *commands] if self._clear_first else commands
 
     def wrote_ids(self, first_id: int, count: int) -> None:

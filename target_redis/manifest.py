@@ -28,24 +28,30 @@ class Manifest:
     key_properties: tuple[str, ...] = ()
     load_method: str = ""
     """The method of the run that wrote it last (informative)."""
+    record_format: str = "airbyte"
+    """What a record's value holds: ``airbyte`` (``_airbyte_data``) or ``fields``."""
     mixed_with: str = ""
     """Set while an overwrite that changes the scheme has not finished: what it replaces."""
 
     def describe(self) -> str:
         """``hash records keyed by ids``, ``a list at the stream's key``..."""
+        kind = self.cache_type
+        if self.record_format != "airbyte":
+            kind = f"{self.cache_type} ({self.record_format})"
         if self.keys == SINGLE_KEY:
-            return f"a {self.cache_type} at the stream's key"
+            return f"a {kind} at the stream's key"
         if self.keys == PRIMARY_KEY:
             columns = ", ".join(self.key_properties)
-            return f"{self.cache_type} records keyed by primary key ({columns})"
+            return f"{kind} records keyed by primary key ({columns})"
         if self.keys == IDS:
-            return f"{self.cache_type} records keyed by ids"
+            return f"{kind} records keyed by ids"
         return "records with a counter but no manifest (Airbyte or target-redis before 0.2)"
 
     def same_space(self, other: Manifest) -> bool:
         """Whether ``other`` writes the same kind of keys as this one holds."""
         return (
             self.cache_type == other.cache_type
+            and self.record_format == other.record_format
             and self.keys == other.keys
             and (self.keys != PRIMARY_KEY or self.key_properties == other.key_properties)
         )
@@ -59,6 +65,7 @@ class Manifest:
             "keys": self.keys,
             "key_properties": json.dumps(list(self.key_properties), ensure_ascii=False),
             "load_method": self.load_method,
+            "record_format": self.record_format,
             "written_by": f"target-redis {version}",
             "updated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"
@@ -82,6 +89,7 @@ class Manifest:
             keys=fields["keys"],
             key_properties=tuple(str(c) for c in columns) if isinstance(columns, list) else (),
             load_method=fields.get("load_method", ""),
+            record_format=fields.get("record_format") or "airbyte",
             mixed_with=fields.get("mixed_with", ""),
         )
 

@@ -28,7 +28,9 @@ if t.TYPE_CHECKING:
 SINGLE_KEY_COMMANDS = frozenset(
     {
         *("HSET", "HMSET", "SET", "JSON.SET", "SADD", "RPUSH", "XADD", "INCRBY"),
-        *("EXPIRE", "PERSIST", "UNLINK", "DEL", "HDEL"),
+        *("EXPIRE", "PERSIST", "UNLINK", "DEL", "HDEL", "JSON.MERGE"),
+        # two keys, one slot (the second is built with the first's hash tag)
+        *("COPY", "RENAME"),
     }
 )
 _REROUTE = (

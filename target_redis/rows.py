@@ -85,6 +85,10 @@ class Row:
     """Encoded primary key (load methods that key records by it)."""
     data: dict[str, t.Any] | None = None
     """The record itself, kept only for delete rows (they may need merging)."""
+    fields: tuple[str, ...] | None = None
+    """``record_format: fields``: name, value, name, value... of the non-null properties."""
+    nulls: tuple[str, ...] = ()
+    """``record_format: fields``: the properties that are null (a merge removes them)."""
 
     def record(self) -> dict[str, t.Any]:
         """The record as a dict (decoded again if it was dropped)."""
@@ -129,9 +133,38 @@ def make_row(
     deleted: bool = False,
     pk: str | None = None,
     encode: t.Callable[[t.Mapping[str, t.Any]], str] = encode_data,
+    fields: bool = False,
 ) -> Row:
-    """A Row for ``record``; the dict is kept only for a delete row."""
-    return Row(encode(record), emitted_at, deleted, pk, record if deleted else None)
+    """A Row for ``record``; the dict is kept only for a delete row. With ``fields``,
+    the row also holds each property as a hash field (``record_format: fields``)."""
+    row = Row(encode(record), emitted_at, deleted, pk, record if deleted else None)
+    if fields:
+        row.fields, row.nulls = field_values(record)
+    return row
+
+
+def field_values(record: t.Mapping[str, t.Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Each non-null property as text (strings as they are, numbers with the tap's text,
+    booleans ``true``/``false``, objects and arrays as compact JSON), and the names of
+    the null ones."""
+    values: list[str] = []
+    nulls: list[str] = []
+    for name, value in record.items():
+        if value is None:
+            nulls.append(name)
+            continue
+        if isinstance(value, str):
+            text = value
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, decimal.Decimal)):
+            text = str(value)  # a Number's str is the tap's text
+        elif isinstance(value, float):
+            text = repr(value)
+        else:
+            text = encode_data(value)
+        values += (name, text)
+    return tuple(values), tuple(nulls)
 
 
 def epoch_ms(value: datetime.datetime) -> int:
@@ -148,8 +181,11 @@ def parse_time_extracted(text: str) -> int:
     return epoch_ms(datetime.datetime.fromisoformat(text))
 
 
-def plan_upsert(rows: t.Iterable[Row], *, hard_delete: bool) -> dict[str, UpsertEntry]:
-    """Reduce a batch to one action per key; the last record wins.
+def plan_upsert(
+    rows: t.Iterable[Row], *, hard_delete: bool, merge: bool = False
+) -> dict[str, UpsertEntry]:
+    """Reduce a batch to one action per key; the last record wins (with ``merge``, the
+    records of a key are laid over each other, as the stored one will be).
 
     A delete row under soft delete is merged into the record before it in the
     batch; with none before it, it is marked to merge into the stored record, so
@@ -160,13 +196,25 @@ def plan_upsert(rows: t.Iterable[Row], *, hard_delete: bool) -> dict[str, Upsert
     for row in rows:
         pk = t.cast("str", row.pk)
         previous = plan.pop(pk, None)  # re-insert: key order follows last write
-        if not row.deleted:
+        if not row.deleted and merge and previous is not None and previous.row is not None:
+            merged = make_row(
+                {**previous.row.record(), **row.record()},
+                row.emitted_at,
+                pk=pk,
+                fields=row.fields is not None,
+            )
+            plan[pk] = UpsertEntry(merged, previous.merge_stored)
+        elif not row.deleted:
             plan[pk] = UpsertEntry(row)
         elif hard_delete:
             plan[pk] = UpsertEntry(None)
         elif previous is not None and previous.row is not None:
             merged = make_row(
-                {**previous.row.record(), **row.record()}, row.emitted_at, deleted=True, pk=pk
+                {**previous.row.record(), **row.record()},
+                row.emitted_at,
+                deleted=True,
+                pk=pk,
+                fields=row.fields is not None,
             )
             plan[pk] = UpsertEntry(merged, previous.merge_stored)
         else:
@@ -181,7 +229,13 @@ def merge_into_stored(stored_data: str | None, row: Row) -> Row:
     stored = decode_json(stored_data)
     if not isinstance(stored, dict):
         return row
-    return make_row({**stored, **row.record()}, row.emitted_at, deleted=True, pk=row.pk)
+    return make_row(
+        {**stored, **row.record()},
+        row.emitted_at,
+        deleted=True,
+        pk=row.pk,
+        fields=row.fields is not None,
+    )
 
 
 def count_writes(plan: t.Mapping[str, UpsertEntry]) -> int:

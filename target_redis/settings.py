@@ -18,6 +18,8 @@ LOAD_METHODS = list(_LOAD_CLASSES)
 CACHE_TYPES = list(_CACHE_CLASSES)
 OVERWRITE_KEYS = ["auto", "ids", "primary-key"]
 ON_INVALID_RECORD = ["fail", "skip", "dead_letter"]
+RECORD_FORMATS = ["airbyte", "fields"]
+ON_UPDATE = ["replace", "merge"]
 BATCH_SIZE_BYTES = 64 * 1024 * 1024
 SSL_MODES = ["disable", "require", "verify-ca", "verify-full"]
 TUNNEL_METHODS = ["NO_TUNNEL", "SSH_KEY_AUTH", "SSH_PASSWORD_AUTH"]
@@ -94,6 +96,32 @@ SCHEMA = th.PropertiesList(
         default="hash",
         allowed_values=CACHE_TYPES,
         description=_cache_type_description(),
+    ),
+    th.Property(
+        "record_format",
+        th.StringType,
+        default="airbyte",
+        allowed_values=RECORD_FORMATS,
+        description=(
+            "What a record's value holds: `airbyte` (the `_airbyte_ab_id`, "
+            "`_airbyte_emitted_at` and `_airbyte_data` fields) or `fields` (one hash field, "
+            "or stream entry field, per top-level property: strings as they are, numbers "
+            "with the tap's text, booleans `true`/`false`, objects and arrays as compact "
+            "JSON, null properties left out). For `cache_type` `hash` and `stream`; the "
+            "other types hold the record's JSON either way."
+        ),
+    ),
+    th.Property(
+        "on_update",
+        th.StringType,
+        default="replace",
+        allowed_values=ON_UPDATE,
+        description=(
+            "Upsert of a key that holds a record: `replace` (the key then holds exactly the "
+            "new record) or `merge` (the new record's properties overwrite, absent ones "
+            "stay, nulls remove). Atomic per key. `merge` applies to `record_format: "
+            "fields` hashes and `cache_type: json` under `load_method: upsert`."
+        ),
     ),
     th.Property(
         "ttl_seconds",
@@ -347,6 +375,8 @@ SCHEMA = th.PropertiesList(
 STREAM_SETTINGS = (
     "namespace",
     "cache_type",
+    "record_format",
+    "on_update",
     "load_method",
     "overwrite_keys",
     "hard_delete",

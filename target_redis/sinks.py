@@ -63,6 +63,7 @@ class RedisSink(BatchSink):
         # Here, not in setup(): the SDK logs a second ERROR line for a failed setup().
         target.start_load(self.load)
         self._row_key = self.load.row_key if self.load.keyed_by_record else None
+        self._fields = self.load.setup.record_format == "fields"
         self.encode = target.encode
         self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
         self.max_record_bytes = target.connection.server.max_bulk_bytes
@@ -180,6 +181,7 @@ class RedisSink(BatchSink):
             deleted=deleted,
             pk=self._row_key(record) if self._row_key is not None else None,
             encode=self.encode,
+            fields=self._fields,
         )
 
     def _emitted_at(self, message: t.Mapping[str, t.Any]) -> int:

@@ -17,6 +17,9 @@ from target_redis.cache_types import CACHE_TYPES
 from target_redis.errors import TargetRedisError
 from target_redis.load_methods import check_combination
 
+FIELD_TYPES = frozenset({"hash", "stream"})
+"""Cache types whose values ``record_format: fields`` shapes."""
+
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
     from target_redis.connection import ServerInfo
@@ -30,6 +33,9 @@ class StreamSettings:
     """``""`` for the top-level settings, `` (streams 'public-*')`` for an entry."""
     namespace: str
     cache_type: str
+    record_format: str
+    """``fields`` only where it applies (hash, stream); else ``airbyte``."""
+    on_update: str
     load_method: str
     overwrite_keys: str
     hard_delete: bool
@@ -44,10 +50,14 @@ class StreamSettings:
 
 
 def _settings(config: t.Mapping[str, t.Any], where: str) -> StreamSettings:
+    cache_type = settings.value(config, "cache_type")
+    record_format = settings.value(config, "record_format")
     return StreamSettings(
         where=where,
         namespace=settings.value(config, "namespace"),
-        cache_type=settings.value(config, "cache_type"),
+        cache_type=cache_type,
+        record_format=record_format if cache_type in FIELD_TYPES else "airbyte",
+        on_update=settings.value(config, "on_update"),
         load_method=settings.value(config, "load_method"),
         overwrite_keys=settings.value(config, "overwrite_keys"),
         hard_delete=bool(settings.value(config, "hard_delete")),
@@ -75,7 +85,24 @@ def entries(config: t.Mapping[str, t.Any]) -> list[StreamSettings]:
         found.append(_settings({**config, **overrides}, f" (streams '{name}')"))
     for each in found:
         check_combination(each.load_method, each.cache_type, each.where)
+        _check_merge(each)
     return found
+
+
+def _check_merge(each: StreamSettings) -> None:
+    if each.on_update != "merge":
+        return
+    mergeable = each.cache_type == "json" or (
+        each.cache_type == "hash" and each.record_format == "fields"
+    )
+    if not mergeable or each.load_method != "upsert":
+        msg = (
+            f"Setting 'on_update: merge'{each.where} applies to 'record_format: fields' "
+            "hashes and 'cache_type: json' under 'load_method: upsert'; here it is "
+            f"cache_type {each.cache_type}, record_format {each.record_format}, load_method "
+            f"{each.load_method}."
+        )
+        raise TargetRedisError(msg)
 
 
 def fakeredis_refusal(

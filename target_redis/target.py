@@ -366,6 +366,8 @@ class TargetRedis(Target):
                 version=__version__,
                 run_id=self._run_id,
                 overwrite_keys=each.overwrite_keys,
+                record_format=each.record_format,
+                merge=each.on_update == "merge",
                 bookmarks=self._bookmark_properties.get(stream, ()),
             )
             self.loads[stream] = load_method_for(each.load_method, setup)

@@ -79,6 +79,7 @@ def test_golden_layout(server: RedisServer, r: redis.Redis, namespace: str) -> N
         "keys": "ids",
         "key_properties": "[]",
         "load_method": "append-only",
+        "record_format": "airbyte",
     }
     assert r.type(prefix) == "string"
     assert r.get(prefix) == "3"
