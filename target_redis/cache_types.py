@@ -104,6 +104,10 @@ class SingleKeyType(CacheType):
         """Commands adding rows, in record order, to the stream's key."""
         raise NotImplementedError
 
+    def remove_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """Commands removing deleted rows (``hard_delete``) where the type can find them."""
+        return []
+
 
 class HashType(RecordType):
     """Airbyte's layout: a HASH per record with ``_airbyte_ab_id``,
@@ -290,6 +294,33 @@ class StreamType(SingleKeyType):
         return [("XADD", key, "*", DATA, "{}")]
 
 
+class SortedSetType(SingleKeyType):
+    """A sorted set: member = the record's primary key (or its JSON without one), score =
+    its ``score_field``; ZADD moves an existing member to its new score."""
+
+    name = "sorted_set"
+    summary = "`sorted_set` (ZADD, scored by `score_field`)"
+    redis_type = "zset"
+
+    def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """ZADD, 1000 members a command."""
+        pairs = [part for row in rows for part in (str(row.score), row.pk or row.text)]
+        step = 2 * _MEMBERS_PER_COMMAND
+        adds: list[Command] = [
+            ("ZADD", key, *pairs[start : start + step]) for start in range(0, len(pairs), step)
+        ]
+        return adds + (self.expire(key) if rows else [])
+
+    def remove_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """ZREM of the deleted rows' members."""
+        members = [row.pk or row.text for row in rows]
+        return [("ZREM", key, *members)] if members else []
+
+    def probe_commands(self, key: str) -> list[Command]:
+        """A ZADD."""
+        return [("ZADD", key, "0", "{}")]
+
+
 def _members(verb: str, key: str, rows: t.Sequence[Row]) -> list[Command]:
     return [
         (verb, key, *(row.text for row in rows[start : start + _MEMBERS_PER_COMMAND]))
@@ -298,7 +329,8 @@ def _members(verb: str, key: str, rows: t.Sequence[Row]) -> list[Command]:
 
 
 CACHE_TYPES: dict[str, type[CacheType]] = {
-    cls.name: cls for cls in (HashType, StringType, JsonType, SetType, ListType, StreamType)
+    cls.name: cls
+    for cls in (HashType, StringType, JsonType, SetType, ListType, StreamType, SortedSetType)
 }
 """Every cache type by its setting value (settings.py takes the allowed values from here)."""
 

@@ -16,22 +16,26 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import decimal
 import logging
 import time
 import typing as t
 
 from target_redis import rows as rows_module
-from target_redis.cache_types import CACHE_TYPES, RecordType, SingleKeyType
+from target_redis.cache_types import CACHE_TYPES, RecordType, SingleKeyType, SortedSetType
 from target_redis.errors import REDIS_ERRORS, RejectedRecord, TargetRedisError
-from target_redis.keys import encode_pk, parse_id_suffix
+from target_redis.keys import aside_key, encode_pk, parse_id_suffix
+from target_redis.keyspace import key_kind
 from target_redis.manifest import (
     IDS,
     PRIMARY_KEY,
     SINGLE_KEY,
+    TEMPLATE,
     Manifest,
     conflicts,
     held_without_manifest,
 )
+from target_redis.templates import KeyTemplate
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
@@ -62,6 +66,12 @@ class StreamSetup:
     run_id: str
     overwrite_keys: str = "auto"
     record_format: str = "airbyte"
+    template: KeyTemplate | None = None
+    """``key_template``: records at keys built from their values."""
+    score_field: str = ""
+    """``cache_type: sorted_set``: the property scoring a member."""
+    properties: t.Mapping[str, t.Any] = dataclasses.field(default_factory=dict)
+    """The stream's schema properties at its first SCHEMA."""
     merge: bool = False
     """``on_update: merge``: a record's properties are laid over the stored ones."""
     bookmarks: tuple[str, ...] = ()
@@ -114,9 +124,20 @@ class LoadMethod:
                     self.space.key,
                 )
         self.choose_keys()
+        self._check_schema()
         planned = self.planned()
         if not self.replaces_key_space and conflicts(self.held, planned):
             raise TargetRedisError(self._refusal(planned))
+
+    def _check_schema(self) -> None:
+        """Placeholders and the score field must name properties of the stream."""
+        properties = self.setup.properties
+        if self.setup.template is not None:
+            self.setup.template.check_schema(properties, self.stream, "")
+        score = self.setup.score_field
+        if score and score not in properties:
+            msg = f"Setting 'score_field': stream '{self.stream}' has no property {score!r}."
+            raise TargetRedisError(msg)
 
     def _busy(self, lease: Lease) -> str:
         return (
@@ -127,12 +148,18 @@ class LoadMethod:
         )
 
     def choose_keys(self) -> None:
-        """Settle ``self.keys`` once ``self.held`` is known."""
+        """Settle ``self.keys`` once ``self.held`` is known: a key template decides
+        for per-record types."""
+        if self.setup.template is not None and not self.cache.single_key:
+            self.keys = TEMPLATE
 
     def planned(self) -> Manifest:
         """The manifest of what this run writes."""
         columns = self.setup.key_properties if self.keys == PRIMARY_KEY else ()
-        return Manifest(self.cache.name, self.keys, columns, self.name, self.setup.record_format)
+        template = self.setup.template.text if self.setup.template is not None else ""
+        return Manifest(
+            self.cache.name, self.keys, columns, self.name, self.setup.record_format, template
+        )
 
     def _refusal(self, planned: Manifest) -> str:
         assert self.held is not None
@@ -158,12 +185,20 @@ class LoadMethod:
 
     @property
     def keyed_by_record(self) -> bool:
-        """Whether rows need ``row_key`` (their key comes from the record)."""
-        return self.keys == PRIMARY_KEY
+        """Whether rows need ``row_key``: their key (or sorted-set member) comes from
+        the record."""
+        return self.keys in (PRIMARY_KEY, TEMPLATE) or self._members_by_key
+
+    @property
+    def _members_by_key(self) -> bool:
+        return isinstance(self.cache, SortedSetType) and bool(self.setup.key_properties)
 
     def row_key(self, record: t.Mapping[str, t.Any]) -> str | None:
-        """The record's key suffix when records are keyed by primary key, else None."""
-        if self.keys != PRIMARY_KEY:
+        """The record's key suffix (by primary key), its full key (by template) or its
+        sorted-set member (by primary key); None when ids key the records."""
+        if self.keys == TEMPLATE:
+            return t.cast("KeyTemplate", self.setup.template).render(record, self.stream)
+        if self.keys != PRIMARY_KEY and not self._members_by_key:
             return None
         values = []
         for name in self.setup.key_properties:
@@ -179,11 +214,36 @@ class LoadMethod:
 
     # Writing
 
+    def row_score(self, record: t.Mapping[str, t.Any]) -> str | None:
+        """``score_field``'s value as a sorted-set score (a number's own text, a date or
+        date-time in epoch milliseconds); None without a score field."""
+        name = self.setup.score_field
+        if not name:
+            return None
+        value = record.get(name)
+        if value is None or isinstance(value, bool):
+            msg = f"Stream '{self.stream}': score_field '{name}' is missing or null in a record."
+            raise RejectedRecord(msg)
+        if isinstance(value, (int, float, decimal.Decimal)):
+            return str(value)
+        try:
+            return str(rows_module.date_ms(str(value)))
+        except ValueError:
+            msg = (
+                f"Stream '{self.stream}': score_field '{name}' holds {str(value)[:40]!r}, "
+                "neither a number nor a date / date-time."
+            )
+            raise RejectedRecord(msg) from None
+
+    def key_of(self, suffix: str) -> str:
+        """The full key of a row keyed by primary key (a suffix) or by template."""
+        return suffix if self.keys == TEMPLATE else self.space.record_key(suffix)
+
     def write(self, rows: list[Row]) -> int:
         """Write a batch; return how many records (or keys) it wrote."""
         if self.keys == SINGLE_KEY:
-            return self._write_single(self._kept(rows))
-        if self.keys == PRIMARY_KEY:
+            return self._write_single(rows)
+        if self.keys in (PRIMARY_KEY, TEMPLATE):
             return self._write_by_key(rows)
         return self._write_ids(self._kept(rows))
 
@@ -225,7 +285,7 @@ class LoadMethod:
             if entry.merge_stored and entry.row is not None and entry.row.fields is None
         ]
         if to_merge:
-            stored = self.writer.read_values([self.space.record_key(pk) for pk in to_merge], cache)
+            stored = self.writer.read_values([self.key_of(pk) for pk in to_merge], cache)
             for pk, data in zip(to_merge, stored, strict=True):
                 entry = plan[pk]
                 entry.row = rows_module.merge_into_stored(data, t.cast("Row", entry.row))
@@ -233,7 +293,7 @@ class LoadMethod:
         ab_id = self.reserve_ids(writes) if writes else 0
         commands = self._manifest_commands()
         for pk, entry in plan.items():
-            key = self.space.record_key(pk)
+            key = self.key_of(pk)
             if entry.row is None:
                 commands.append((self.writer.delete_command, key))
             else:
@@ -241,15 +301,18 @@ class LoadMethod:
                 commands += self.record_commands(key, ab_id, entry.row, merge=merge)
                 ab_id += 1
         self.writer.run([*commands, *(self._expire_stream_keys() if writes else [])])
-        self.wrote_keys([self.space.record_key(pk) for pk, e in plan.items() if e.row])
+        self.wrote_keys([self.key_of(pk) for pk, e in plan.items() if e.row])
         return len(plan)
 
     def _write_single(self, rows: list[Row]) -> int:
+        kept = self._kept(rows)
         if not rows:
             return 0
         cache = t.cast("SingleKeyType", self.cache)
         key = self.single_key()
-        commands = self._manifest_commands() + cache.add_commands(key, rows)
+        removed = [row for row in rows if row.deleted] if self.setup.hard_delete else []
+        commands = self._manifest_commands() + cache.add_commands(key, kept)
+        commands += cache.remove_commands(key, removed)
         if key != self.space.key:  # a temporary key: a crashed run's leftover expires
             commands.append(("EXPIRE", key, str(TEMP_KEY_SECONDS)))
         commands += self.cache.expire(self.space.manifest_key) + self.upkeep()
@@ -300,7 +363,12 @@ class LoadMethod:
 
     def single_key(self) -> str:
         """Where a single-key type's rows go."""
-        return self.space.key
+        return self.final_key()
+
+    def final_key(self) -> str:
+        """The single key: ``N:S``, or a key template without placeholders."""
+        template = self.setup.template
+        return template.literal if template is not None and template.literal else self.space.key
 
     def wrote_ids(self, first_id: int, count: int) -> None:
         """Ids ``first_id`` .. ``first_id + count - 1`` were written."""
@@ -330,9 +398,25 @@ class LoadMethod:
         """At a successful end of input (after the last batch was written)."""
 
     def own_records(self, redis_type: str | None = None) -> list[str]:
-        """Every record key the stream holds (SCAN)."""
+        """Every record key the stream holds (SCAN): under ``N:S:``, and the keys of its
+        key template (this run's, and the one its manifest names)."""
         keys = self.writer.scan(self.space.pattern)
-        return self.space.own_records(keys, self.writer, redis_type)
+        found = self.space.own_records(keys, self.writer, redis_type)
+        texts = {self.setup.template.text} if self.setup.template is not None else set()
+        if self.held is not None and self.held.key_template and self.held.keys == TEMPLATE:
+            texts.add(self.held.key_template)
+        for text in texts:
+            template = KeyTemplate(text)
+            if template.literal is not None:
+                continue
+            shaped = [key for key in self.writer.scan(template.glob()) if template.matches(key)]
+            facts = self.writer.types_and_values(shaped)
+            found += [
+                key
+                for key, (kind, value) in zip(shaped, facts, strict=True)
+                if key_kind(kind, value) == "record" and redis_type in (None, kind)
+            ]
+        return sorted(set(found))
 
 
 class AppendOnly(LoadMethod):
@@ -348,8 +432,8 @@ class Upsert(LoadMethod):
     needs_record_keys = True
 
     def choose_keys(self) -> None:
-        """Always by primary key."""
-        self.keys = PRIMARY_KEY
+        """By primary key, or by key template."""
+        self.keys = TEMPLATE if self.setup.template is not None else PRIMARY_KEY
 
 
 class Overwrite(LoadMethod):
@@ -370,8 +454,12 @@ class Overwrite(LoadMethod):
         self._renewed = 0.0
 
     def choose_keys(self) -> None:
-        """``overwrite_keys``: ids, primary-key, or auto (what the stream holds)."""
+        """A key template, or ``overwrite_keys``: ids, primary-key, or auto (what the
+        stream holds)."""
         if self.cache.single_key:
+            return
+        if self.setup.template is not None:
+            self.keys = TEMPLATE
             return
         wanted = self.setup.overwrite_keys
         if wanted == "auto":
@@ -432,7 +520,10 @@ class Overwrite(LoadMethod):
 
     def single_key(self) -> str:
         """Single-key types are built in a temporary key, swapped in at the end."""
-        return self.space.temp_key(self.setup.run_id)
+        final = self.final_key()
+        return (
+            self.space.temp_key(self.setup.run_id) if final == self.space.key else aside_key(final)
+        )
 
     def reserve_ids(self, count: int) -> int:
         """As any load method's, after removing a single key that held the stream."""
@@ -474,7 +565,7 @@ class Overwrite(LoadMethod):
         self._keys_written.update(keys)
 
     def _mine(self, key: str) -> bool:
-        if self.keys == PRIMARY_KEY:
+        if self.keys in (PRIMARY_KEY, TEMPLATE):
             return key in self._keys_written
         ab_id = parse_id_suffix(key, self.space.key)
         return ab_id is not None and any(low <= ab_id <= high for low, high in self._id_ranges)
@@ -491,7 +582,9 @@ class Overwrite(LoadMethod):
             )
             raise TargetRedisError(msg)
         if self.cache.single_key:
-            swapped = self.writer.swap_in(self.single_key(), self.space.key, self.cache.ttl_seconds)
+            swapped = self.writer.swap_in(
+                self.single_key(), self.final_key(), self.cache.ttl_seconds
+            )
             self.setup.logger.info(
                 "Stream '%s': overwrite %s.", self.stream, "swapped in" if swapped else "emptied it"
             )

@@ -15,6 +15,8 @@ import typing as t
 
 IDS, PRIMARY_KEY, SINGLE_KEY = "ids", "primary-key", "single-key"
 """Key schemes: ``N:S:<id>`` from the counter, ``N:S:<primary key>``, one key ``N:S``."""
+TEMPLATE = "template"
+"""Records at keys built from their values by ``key_template``."""
 UNKNOWN = "unknown"
 """Per-record keys written before manifests existed (ids or primary keys)."""
 
@@ -30,6 +32,9 @@ class Manifest:
     """The method of the run that wrote it last (informative)."""
     record_format: str = "airbyte"
     """What a record's value holds: ``airbyte`` (``_airbyte_data``) or ``fields``."""
+    key_template: str = ""
+    """The ``key_template`` the records are keyed by (``keys: template``), or the single
+    key's (a template without placeholders)."""
     mixed_with: str = ""
     """Set while an overwrite that changes the scheme has not finished: what it replaces."""
 
@@ -45,6 +50,8 @@ class Manifest:
             return f"{kind} records keyed by primary key ({columns})"
         if self.keys == IDS:
             return f"{kind} records keyed by ids"
+        if self.keys == TEMPLATE:
+            return f"{kind} records keyed by template {self.key_template}"
         return "records with a counter but no manifest (Airbyte or target-redis before 0.2)"
 
     def same_space(self, other: Manifest) -> bool:
@@ -54,6 +61,7 @@ class Manifest:
             and self.record_format == other.record_format
             and self.keys == other.keys
             and (self.keys != PRIMARY_KEY or self.key_properties == other.key_properties)
+            and self.key_template == other.key_template
         )
 
     def fields(self, stream: str, namespace: str, version: str) -> dict[str, str]:
@@ -66,6 +74,7 @@ class Manifest:
             "key_properties": json.dumps(list(self.key_properties), ensure_ascii=False),
             "load_method": self.load_method,
             "record_format": self.record_format,
+            "key_template": self.key_template,
             "written_by": f"target-redis {version}",
             "updated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"
@@ -90,6 +99,7 @@ class Manifest:
             key_properties=tuple(str(c) for c in columns) if isinstance(columns, list) else (),
             load_method=fields.get("load_method", ""),
             record_format=fields.get("record_format") or "airbyte",
+            key_template=fields.get("key_template", ""),
             mixed_with=fields.get("mixed_with", ""),
         )
 

@@ -89,6 +89,8 @@ class Row:
     """``record_format: fields``: name, value, name, value... of the non-null properties."""
     nulls: tuple[str, ...] = ()
     """``record_format: fields``: the properties that are null (a merge removes them)."""
+    score: str | None = None
+    """``cache_type: sorted_set``: the member's score."""
 
     def record(self) -> dict[str, t.Any]:
         """The record as a dict (decoded again if it was dropped)."""
@@ -134,10 +136,12 @@ def make_row(
     pk: str | None = None,
     encode: t.Callable[[t.Mapping[str, t.Any]], str] = encode_data,
     fields: bool = False,
+    score: str | None = None,
 ) -> Row:
     """A Row for ``record``; the dict is kept only for a delete row. With ``fields``,
     the row also holds each property as a hash field (``record_format: fields``)."""
     row = Row(encode(record), emitted_at, deleted, pk, record if deleted else None)
+    row.score = score
     if fields:
         row.fields, row.nulls = field_values(record)
     return row
@@ -172,6 +176,15 @@ def epoch_ms(value: datetime.datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
     return (value - _EPOCH) // _MS
+
+
+def date_ms(text: str) -> int:
+    """Epoch milliseconds of an ISO 8601 date or date-time (a date: its midnight UTC);
+    ValueError if it is neither."""
+    if len(text) == 10:
+        day = datetime.date.fromisoformat(text)
+        return epoch_ms(datetime.datetime(day.year, day.month, day.day))
+    return parse_time_extracted(text)
 
 
 def parse_time_extracted(text: str) -> int:

@@ -112,6 +112,26 @@ SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "key_template",
+        th.StringType,
+        description=(
+            "The full key of a record, built from its values: `user:{id}`, "
+            "`order:{customer_id}:{order_no}` (the namespace is not prepended; `{{` and "
+            "`}}` are literal braces). With one placeholder the value is used as it is; "
+            "with several, `\\` and `:` are escaped in each and a `:` must separate them. "
+            "For `upsert` and `overwrite`; with `cache_type: sorted_set`, a template "
+            "without placeholders names the stream's key."
+        ),
+    ),
+    th.Property(
+        "score_field",
+        th.StringType,
+        description=(
+            "`cache_type: sorted_set`: the property whose value scores a member (a number "
+            "as the tap wrote it, a date or date-time as epoch milliseconds)."
+        ),
+    ),
+    th.Property(
         "on_update",
         th.StringType,
         default="replace",
@@ -377,6 +397,8 @@ STREAM_SETTINGS = (
     "cache_type",
     "record_format",
     "on_update",
+    "key_template",
+    "score_field",
     "load_method",
     "overwrite_keys",
     "hard_delete",

@@ -59,11 +59,12 @@ class RedisSink(BatchSink):
         """Bind the sink to the target's shared writer and resolve its load method."""
         self.target = target  # before super(): the SDK asks for the validator there
         super().__init__(target, stream_name, schema, key_properties)
-        self.load = target.load_for(stream_name, self.key_properties)
+        self.load = target.load_for(stream_name, self.key_properties, self.schema["properties"])
         # Here, not in setup(): the SDK logs a second ERROR line for a failed setup().
         target.start_load(self.load)
         self._row_key = self.load.row_key if self.load.keyed_by_record else None
         self._fields = self.load.setup.record_format == "fields"
+        self._scored = bool(self.load.setup.score_field)
         self.encode = target.encode
         self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
         self.max_record_bytes = target.connection.server.max_bulk_bytes
@@ -182,6 +183,7 @@ class RedisSink(BatchSink):
             pk=self._row_key(record) if self._row_key is not None else None,
             encode=self.encode,
             fields=self._fields,
+            score=self.load.row_score(record) if self._scored else None,
         )
 
     def _emitted_at(self, message: t.Mapping[str, t.Any]) -> int:

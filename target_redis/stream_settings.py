@@ -16,6 +16,7 @@ from target_redis import settings
 from target_redis.cache_types import CACHE_TYPES
 from target_redis.errors import TargetRedisError
 from target_redis.load_methods import check_combination
+from target_redis.templates import KeyTemplate
 
 FIELD_TYPES = frozenset({"hash", "stream"})
 """Cache types whose values ``record_format: fields`` shapes."""
@@ -36,6 +37,8 @@ class StreamSettings:
     record_format: str
     """``fields`` only where it applies (hash, stream); else ``airbyte``."""
     on_update: str
+    key_template: str
+    score_field: str
     load_method: str
     overwrite_keys: str
     hard_delete: bool
@@ -58,6 +61,8 @@ def _settings(config: t.Mapping[str, t.Any], where: str) -> StreamSettings:
         cache_type=cache_type,
         record_format=record_format if cache_type in FIELD_TYPES else "airbyte",
         on_update=settings.value(config, "on_update"),
+        key_template=settings.value(config, "key_template") or "",
+        score_field=settings.value(config, "score_field") or "",
         load_method=settings.value(config, "load_method"),
         overwrite_keys=settings.value(config, "overwrite_keys"),
         hard_delete=bool(settings.value(config, "hard_delete")),
@@ -86,7 +91,42 @@ def entries(config: t.Mapping[str, t.Any]) -> list[StreamSettings]:
     for each in found:
         check_combination(each.load_method, each.cache_type, each.where)
         _check_merge(each)
+        _check_template(each)
+        _check_score(each)
     return found
+
+
+def template(each: StreamSettings) -> KeyTemplate | None:
+    """The parsed ``key_template`` (refused when it cannot give distinct keys)."""
+    return KeyTemplate(each.key_template, each.where) if each.key_template else None
+
+
+def _check_template(each: StreamSettings) -> None:
+    parsed = template(each)
+    if parsed is None:
+        return
+    single = CACHE_TYPES[each.cache_type].single_key
+    why = ""
+    if each.load_method == "append-only" and not single:
+        why = "keys built from values need upsert or overwrite (append-only numbers records)"
+    elif single and not (each.cache_type == "sorted_set" and parsed.literal):
+        why = (
+            f"cache_type {each.cache_type} keeps a stream in one key (a sorted_set may name "
+            "it with a template without placeholders)"
+        )
+    if why:
+        msg = f"Setting 'key_template'{each.where} ({each.key_template!r}): {why}."
+        raise TargetRedisError(msg)
+
+
+def _check_score(each: StreamSettings) -> None:
+    if (each.cache_type == "sorted_set") != bool(each.score_field):
+        msg = (
+            f"Setting 'score_field'{each.where} goes with 'cache_type: sorted_set' and it "
+            f"needs one; here cache_type is {each.cache_type} and score_field "
+            f"{each.score_field or 'unset'}."
+        )
+        raise TargetRedisError(msg)
 
 
 def _check_merge(each: StreamSettings) -> None:

@@ -351,7 +351,12 @@ class TargetRedis(Target):
 
     # Load methods
 
-    def load_for(self, stream: str, key_properties: t.Sequence[str] | None) -> LoadMethod:
+    def load_for(
+        self,
+        stream: str,
+        key_properties: t.Sequence[str] | None,
+        properties: t.Mapping[str, t.Any],
+    ) -> LoadMethod:
         """The stream's load method for this run (one per stream, shared by its sinks)."""
         if stream not in self.loads:
             each = stream_settings.for_stream(self.config, stream)
@@ -367,6 +372,9 @@ class TargetRedis(Target):
                 run_id=self._run_id,
                 overwrite_keys=each.overwrite_keys,
                 record_format=each.record_format,
+                template=stream_settings.template(each),
+                score_field=each.score_field,
+                properties=properties,
                 merge=each.on_update == "merge",
                 bookmarks=self._bookmark_properties.get(stream, ()),
             )

@@ -80,6 +80,7 @@ def test_golden_layout(server: RedisServer, r: redis.Redis, namespace: str) -> N
         "key_properties": "[]",
         "load_method": "append-only",
         "record_format": "airbyte",
+        "key_template": "",
     }
     assert r.type(prefix) == "string"
     assert r.get(prefix) == "3"
