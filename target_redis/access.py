@@ -37,8 +37,13 @@ def needed_commands(
     load_method: str,
     delete_command: str,
     keys: tuple[str, ...],
+    *,
+    replaces: bool = False,
+    merge: bool = False,
 ) -> list[tuple[str, ...]]:
-    """The commands (on the probe keys) that a load with this cache type and method runs."""
+    """The commands (on the probe keys) that a load with this cache type and method runs
+    (``replaces``: records are built aside and RENAMEd over their keys; ``merge``: a
+    COPY first, or JSON.MERGE)."""
     counter, record, manifest_key, lease = keys
     overwrite = load_method == "overwrite"
     manifest = (cache.hash_set, manifest_key, "cache_type", "x")
@@ -56,12 +61,18 @@ def needed_commands(
             ]
         if load_method != "append-only":
             commands.append(cache.read_command(record))
+        if replaces:  # on the probe record, which exists: DEL comes last
+            commands += [("RENAME", record, record), ("HDEL", record, "x")]
+        if merge and cache.module_command:
+            commands.append(("JSON.MERGE", record, "$", "{}"))
     if overwrite:  # the lease: one overwrite of a stream at a time
         commands += [("SET", lease, "check", "NX", "EX", "60"), ("TTL", lease)]
     if cache.ttl_seconds or overwrite:
         commands.append(("EXPIRE", record, "60"))
     if load_method != "append-only":
         commands.append((delete_command, record))
+    if replaces:
+        commands.append(("DEL", record))
     return commands
 
 
@@ -96,16 +107,24 @@ def check_write_access(
     load_method: str,
     delete_command: str,
     where: str,
+    record_key: str | None = None,
+    replaces: bool = False,
+    merge: bool = False,
 ) -> str:
     """Raise TargetRedisError naming the first command the user may not run.
 
     Uses ``ACL DRYRUN`` (Redis 7+) when the user may run it; otherwise runs the
-    commands on probe keys under the namespace and removes them. Returns how it
-    checked, for the log.
+    commands on probe keys under the namespace (a record's under ``record_key`` when
+    a key template puts records elsewhere) and removes them. Returns how it checked,
+    for the log.
     """
     keys = probe_keys(namespace, cache, load_method)
+    if record_key is not None:
+        keys = (keys[0], record_key, *keys[2:])
     check_module(client, cache, where, keys[1])
-    commands = needed_commands(cache, load_method, delete_command, keys)
+    commands = needed_commands(
+        cache, load_method, delete_command, keys, replaces=replaces, merge=merge
+    )
     if server.fakeredis and cache.module_command:
         # fakeredis cannot delete a JSON document: do not leave a probe one behind.
         commands = [c for c in commands if c[0] != cache.module_command]

@@ -25,7 +25,7 @@ from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from singer_sdk.singerlib.json import serialize_json
 
 from target_redis import __version__, logsafe, rows, settings, stream_settings
-from target_redis.access import check_write_access
+from target_redis.access import PROBE_STREAM, check_write_access
 from target_redis.connection import adopt, connect, endpoint
 from target_redis.errors import (
     EXPECTED_ERRORS,
@@ -181,12 +181,20 @@ class TargetRedis(Target):
     def _check_access(self, shapes: list[StreamSettings]) -> str:
         """Check that the user may run what each shape of load needs (once per shape)."""
         how = ""
-        checked: set[tuple[str, str, str, bool]] = set()
+        checked: set[tuple[t.Any, ...]] = set()
         for each in shapes:
+            template = stream_settings.template(each)
+            record_key = None
+            if template is not None and template.placeholders:
+                record_key = template.render(
+                    dict.fromkeys(template.placeholders, PROBE_STREAM), "check"
+                )
+            replaces = each.record_format == "fields" and each.load_method != "append-only"
+            merge = each.on_update == "merge"
             shape = (each.namespace, each.cache_type, each.load_method, bool(each.ttl_seconds))
-            if shape in checked:
+            if (*shape, record_key, replaces, merge) in checked:
                 continue
-            checked.add(shape)
+            checked.add((*shape, record_key, replaces, merge))
             how = check_write_access(
                 self.connection.client,
                 self.connection.server,
@@ -196,6 +204,9 @@ class TargetRedis(Target):
                 load_method=each.load_method,
                 delete_command=self.writer.delete_command,
                 where=self.connection.where,
+                record_key=record_key,
+                replaces=replaces and each.cache_type == "hash",
+                merge=merge,
             )
         return how
 

@@ -288,3 +288,23 @@ def test_json_replace_and_merge_on_fakeredis() -> None:
     merge = {**config, "on_update": "merge"}
     load(lines({"id": 1, "score": 3, "name": None}), client, merge)
     assert client.json().get("doc:1") == {"id": 1, "score": 3}  # merged, null removed
+
+
+def test_access_check_covers_template_keys(server: RedisServer, r: redis.Redis) -> None:
+    rules = "reset on >shop-pw ~shop:* +@all -@dangerous".split()
+    r.execute_command("ACL", "SETUSER", "shoponly", *rules)
+    try:
+        config = server.config(
+            username="shoponly",
+            password="shop-pw",
+            namespace="shop",
+            load_method="upsert",
+            record_format="fields",
+        )
+        assert run_cli(config, lines(ADA)).returncode == 0  # shop:users:1 is allowed
+        done = run_cli({**config, "key_template": "user:{id}"}, lines(ADA))
+    finally:
+        r.execute_command("ACL", "DELUSER", "shoponly")
+    assert done.returncode == 1
+    assert "user 'shoponly' may not run" in done.stderr
+    assert r.keys("user:*") == []
