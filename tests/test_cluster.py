@@ -190,6 +190,42 @@ def test_manifest_shares_the_stream_key_slot_and_guards_conversions(
     assert cc.hget(space.manifest_key, "keys") == "ids"
 
 
+def test_native_shapes_on_the_cluster(cluster: LocalCluster, cc: redis.RedisCluster) -> None:
+    config = cluster.config(
+        streams={
+            "s": {
+                "record_format": "fields",
+                "load_method": "upsert",
+                "key_template": "user:{id}",
+                "on_update": "merge",
+            },
+            "t": {"cache_type": "sorted_set", "score_field": "id", "key_template": "board"},
+            "u": {"cache_type": "stream", "record_format": "fields"},
+        }
+    )
+    run_target(
+        config,
+        lines(range(1, 301), "a")
+        + lines(range(1, 4), "b", stream="t")
+        + lines(range(1, 3), "c", stream="u"),
+    )
+    run_target(config, lines(range(1, 101), "z"))  # merge: v moves, nothing else
+    keys = sorted(cc.scan_iter(match="user:*"))
+    assert len(keys) == 300
+    nodes = {cc.get_node_from_key(key).name for key in keys}
+    assert len(nodes) == 3  # the records spread over every master
+    assert cc.hgetall("user:1") == {"id": "1", "v": "z1"}
+    assert cc.hgetall("user:300") == {"id": "300", "v": "a300"}
+    assert cc.zrange("board", 0, -1, withscores=True) == [("1", 1.0), ("2", 2.0), ("3", 3.0)]
+    assert [f["v"] for _, f in cc.xrange(":u")] == ["c1", "c2"]
+    assert not [key for key in cc.scan_iter(match="*target-redis-tmp*")]
+    overwrite = cluster.config(
+        load_method="overwrite", record_format="fields", key_template="user:{id}"
+    )
+    run_target(overwrite, lines(range(1, 11), "o"))
+    assert len(list(cc.scan_iter(match="user:*"))) == 10
+
+
 def test_string_cache_type_upsert(cluster: LocalCluster, cc: redis.RedisCluster) -> None:
     config = cluster.config(cache_type="string", load_method="upsert", ttl_seconds=600)
     run_target(config, lines(range(1, 51), "a"))

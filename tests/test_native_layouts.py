@@ -291,7 +291,7 @@ def test_json_replace_and_merge_on_fakeredis() -> None:
 
 
 def test_access_check_covers_template_keys(server: RedisServer, r: redis.Redis) -> None:
-    rules = "reset on >shop-pw ~shop:* +@all -@dangerous".split()
+    rules = ["reset", "on", ">shop-pw", "~shop:*", "+@all", "-@dangerous"]
     r.execute_command("ACL", "SETUSER", "shoponly", *rules)
     try:
         config = server.config(
