@@ -279,6 +279,7 @@ class RedisSink(BatchSink):
             new_version,
             hard_delete=self.load.setup.hard_delete,
             encode=self.encode,
+            fields=self._fields,
         )
         self.logger.info(
             "Stream '%s': version %d active; %d records of older versions %s.",

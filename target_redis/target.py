@@ -545,6 +545,23 @@ class TargetRedis(Target):
                 target.close()
 
 
+def _nested(value: dict[str, t.Any], entry: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Meltano hands an object of objects over flattened (``{"orders.cache_type":
+    "list"}``): nest it again, splitting at the last dot before a known key (stream names
+    may hold dots)."""
+    known = set(entry.get("properties") or {})
+    nested: dict[str, t.Any] = {}
+    for key, item in value.items():
+        outer, _, inner = key.rpartition(".")
+        if isinstance(item, dict):
+            nested.setdefault(key, {}).update(item)
+        elif outer and inner in known:
+            nested.setdefault(outer, {})[inner] = item
+        else:
+            nested[key] = item  # left for validation to refuse, naming it
+    return nested
+
+
 def _stream_name(message: dict) -> str:
     """The message's stream name; refused unless it is a string."""
     stream = message.get("stream")
@@ -570,6 +587,7 @@ def _coerce_strings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
             _coerce_strings(value, prop)
             entry = prop.get("additionalProperties")
             if isinstance(entry, dict):  # an object of objects, such as 'streams'
+                config[name] = value = _nested(value, entry)
                 for item in value.values():
                     if isinstance(item, dict):
                         _coerce_strings(item, entry)

@@ -167,16 +167,19 @@ class Writer:
         *,
         hard_delete: bool,
         encode: t.Callable[[dict], str],
+        fields: bool = False,
     ) -> int:
         """Delete (or mark deleted) the records at ``keys`` whose ``_sdc_table_version``
-        is missing or older than ``version``; returns how many."""
+        is missing or older than ``version``; returns how many. With ``fields`` the
+        records are hashes of fields (``record_format: fields``)."""
         deleted_at = datetime.datetime.now(tz=datetime.timezone.utc).isoformat()
         touched = 0
         for start in range(0, len(keys), _SCAN_COUNT):
             chunk = keys[start : start + _SCAN_COUNT]
             commands: list[Command] = []
-            for key, text in zip(chunk, self.read_values(chunk, cache), strict=True):
-                record = decode_json(text) if text else {}
+            stored = self._version_fields(chunk) if fields else self.read_values(chunk, cache)
+            for key, text in zip(chunk, stored, strict=True):
+                record = decode_json(text) if isinstance(text, str) else text or {}
                 if not isinstance(record, dict):
                     continue
                 row_version = record.get("_sdc_table_version")
@@ -186,12 +189,30 @@ class Writer:
                     commands.append((self.delete_command, key))
                 elif record.get(DELETED_AT) is None:
                     record[DELETED_AT] = deleted_at
-                    commands += cache.rewrite_commands(key, encode(record))
+                    if fields:
+                        commands.append(("HSET", key, DELETED_AT, deleted_at))
+                    else:
+                        commands += cache.rewrite_commands(key, encode(record))
                 else:
                     continue
                 touched += 1
             self.run(commands)
         return touched
+
+    def _version_fields(self, keys: t.Sequence[str]) -> list[dict[str, t.Any]]:
+        """Each hash's ``_sdc_table_version`` (as a number) and ``_sdc_deleted_at``."""
+
+        def read() -> list[dict[str, t.Any]]:
+            with self.client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hmget(key, "_sdc_table_version", DELETED_AT)
+                found = []
+                for version, deleted in pipe.execute():
+                    number = int(version) if version and version.lstrip("-").isdigit() else None
+                    found.append({"_sdc_table_version": number, DELETED_AT: deleted})
+                return found
+
+        return self.retrier.call("reading record versions", read)
 
     def read_stream(
         self, manifest_key: str, stream_key: str, lease_key: str

@@ -53,9 +53,16 @@ def project(
         '{"id": 101, "name": "Ada", "city": "London"}\n'
         '{"id": 102, "name": "Grace", "city": "Arlington"}\n'
     )
+    (directory / "orders").mkdir()
+    (directory / "orders" / "orders.jsonl").write_text(
+        '{"order_id": "A-1", "user_id": 101, "total": 19.99}\n'
+        '{"order_id": "A-2", "user_id": 102, "total": 5.00}\n'
+    )
     dev = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    extractor = dev["plugins"]["extractors"][0]
+    extractor, orders = dev["plugins"]["extractors"]
     extractor["config"] = {"path": "data/*.jsonl", "stream_name": "users", "primary_keys": ["id"]}
+    orders["config"] = {**orders["config"], "path": "orders/*.jsonl"}
+    dev_streams = dev["plugins"]["loaders"][0]["config"]["streams"]
     loader = yaml.safe_load((ROOT / "plugin" / "target-redis.yml").read_text())
     loader.update(
         pip_url=str(ROOT),
@@ -64,6 +71,7 @@ def project(
             "port": redis_server.port,
             "load_method": "upsert",
             "namespace": "e2e",
+            "streams": dev_streams,  # orders: a sorted set (the dev project's own)
         },
         commands=dev["plugins"]["loaders"][0]["commands"],
     )
@@ -123,6 +131,27 @@ def test_meltano_run_twice_upsert_and_state(
         assert client.get("e2e:users") == "4"  # two writes per key, ids never reused
     state = run(meltano, project, "state", "get", "dev:tap-jsonl-to-target-redis")
     assert "bookmarks" in state.stdout or "singer_state" in state.stdout, state.stdout
+
+
+def test_one_meltano_run_loads_each_stream_in_its_shape(
+    meltano: Path, project: Path, redis_server: RedisServer
+) -> None:
+    with redis_server.client() as client:
+        client.flushall()
+        run(
+            meltano,
+            project,
+            "run",
+            "tap-jsonl",
+            "target-redis",
+            "tap-jsonl--orders",
+            "target-redis",
+        )
+        assert set(users(client)) == {"e2e:users:101", "e2e:users:102"}  # hashes, upsert
+        assert client.zrange("orders:by-total", 0, -1, withscores=True) == [
+            ("A-2", 5.0),
+            ("A-1", 19.99),
+        ]
 
 
 def test_meltano_test_runs_the_connection_check(meltano: Path, project: Path) -> None:

@@ -308,3 +308,50 @@ def test_access_check_covers_template_keys(server: RedisServer, r: redis.Redis) 
     assert done.returncode == 1
     assert "user 'shoponly' may not run" in done.stderr
     assert r.keys("user:*") == []
+
+
+@pytest.mark.parametrize("method", ["append-only", "overwrite", "upsert"])
+def test_fields_hash_each_load_method_two_runs(
+    server: RedisServer, r: redis.Redis, method: str
+) -> None:
+    config = server.config(record_format="fields", load_method=method)
+    run_target(config, lines(ADA, BOB))
+    run_target(config, lines({**ADA, "name": "Ada L", "tags": None}, {"id": 4, "name": "Di"}))
+    found = sorted(
+        (h.get("name"), h.get("tags"))
+        for h in (r.hgetall(k) for k in r.scan_iter(match=":users:*"))
+    )
+    expected = {
+        "append-only": [("Ada", '["a","b"]'), ("Ada L", None), ("Bob", None), ("Di", None)],
+        "overwrite": [("Ada L", None), ("Di", None)],
+        "upsert": [("Ada L", None), ("Bob", None), ("Di", None)],
+    }[method]
+    assert found == expected
+    assert not r.keys("*target-redis-tmp*")
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_activate_version_with_fields(server: RedisServer, r: redis.Redis, hard: bool) -> None:
+    config = server.config(
+        record_format="fields",
+        load_method="upsert",
+        key_template="user:{id}",
+        add_record_metadata=True,
+        process_activate_version_messages=True,
+        hard_delete=hard,
+    )
+
+    def version(n: int, *records: dict) -> str:
+        return singer_lines(
+            schema_msg("users", PROPS, ["id"]),
+            *[record_msg("users", rec, version=n) for rec in records],
+            {"type": "ACTIVATE_VERSION", "stream": "users", "version": n},
+        )
+
+    run_target(config, version(1, ADA, BOB))
+    run_target(config, version(2, {**BOB, "name": "Bob 2"}))
+    assert r.hget("user:2", "name") == "Bob 2" and r.hget("user:2", "_sdc_deleted_at") is None
+    if hard:
+        assert r.exists("user:1") == 0
+    else:
+        assert r.hget("user:1", "name") == "Ada" and r.hget("user:1", "_sdc_deleted_at")

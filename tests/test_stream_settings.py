@@ -102,3 +102,11 @@ def test_streams_from_the_environment_as_json_text(server: RedisServer, r: redis
     done = run_cli(None, streams_input("orders"), "--config", "ENV", env=env)
     assert done.returncode == 0, done.stderr
     assert r.llen(":orders") == 2
+
+
+def test_streams_flattened_as_meltano_hands_them_over(server: RedisServer, r: redis.Redis) -> None:
+    flat = {"public.orders.cache_type": "list", "users.load_method": "upsert"}
+    done = run_cli(server.config(streams=flat), streams_input("public.orders", "users"))
+    assert done.returncode == 0, done.stderr
+    assert r.llen(":public.orders") == 2
+    assert r.hget(":{:users}:target-redis-manifest:users", "load_method") == "upsert"
