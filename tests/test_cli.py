@@ -143,7 +143,9 @@ def test_about_and_module_entry_point() -> None:
     settings = about["settings"]["properties"]
     assert settings["load_method"]["default"] == "append-only"
     assert settings["password"]["secret"] is True
-    assert settings["cache_type"]["enum"] == ["hash", "string", "json", "set", "list", "stream"]
+    assert settings["cache_type"]["enum"] == [
+        *("hash", "string", "json", "set", "list", "stream", "sorted_set"),
+    ]
     assert {"activate-version", "batch"} <= set(about["capabilities"])
     assert "hard-delete" in about["capabilities"]
 
