@@ -99,6 +99,8 @@ class SingleKeyType(CacheType):
     """The whole stream in one key."""
 
     single_key = True
+    removes: t.ClassVar[bool] = False
+    """Whether ``remove_commands`` can find a deleted record's entry."""
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """Commands adding rows, in record order, to the stream's key."""
@@ -301,6 +303,7 @@ class SortedSetType(SingleKeyType):
     name = "sorted_set"
     summary = "`sorted_set` (ZADD, scored by `score_field`)"
     redis_type = "zset"
+    removes = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """ZADD, 1000 members a command."""

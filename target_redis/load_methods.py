@@ -305,12 +305,16 @@ class LoadMethod:
         return len(plan)
 
     def _write_single(self, rows: list[Row]) -> int:
-        kept = self._kept(rows)
         if not rows:
             return 0
         cache = t.cast("SingleKeyType", self.cache)
-        key = self.single_key()
         removed = [row for row in rows if row.deleted] if self.setup.hard_delete else []
+        # A type that finds members by key removes them; the others drop deletes.
+        if removed and cache.removes:
+            kept = [row for row in rows if not row.deleted]
+        else:
+            kept, removed = self._kept(rows), []
+        key = self.single_key()
         commands = self._manifest_commands() + cache.add_commands(key, kept)
         commands += cache.remove_commands(key, removed)
         if key != self.space.key:  # a temporary key: a crashed run's leftover expires
