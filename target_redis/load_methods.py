@@ -212,8 +212,6 @@ class LoadMethod:
             values.append(value)
         return encode_pk(values)
 
-    # Writing
-
     def row_score(self, record: t.Mapping[str, t.Any]) -> str | None:
         """``score_field``'s value as a sorted-set score (a number's own text, a date or
         date-time in epoch milliseconds); None without a score field."""
@@ -221,12 +219,14 @@ class LoadMethod:
         if not name:
             return None
         value = record.get(name)
-        if value is None or isinstance(value, bool):
+        if value is None:
             msg = f"Stream '{self.stream}': score_field '{name}' is missing or null in a record."
             raise RejectedRecord(msg)
-        if isinstance(value, (int, float, decimal.Decimal)):
+        if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
             return str(value)
         try:
+            if isinstance(value, bool):
+                raise ValueError
             return str(rows_module.date_ms(str(value)))
         except ValueError:
             msg = (
@@ -234,6 +234,8 @@ class LoadMethod:
                 "neither a number nor a date / date-time."
             )
             raise RejectedRecord(msg) from None
+
+    # Writing
 
     def key_of(self, suffix: str) -> str:
         """The full key of a row keyed by primary key (a suffix) or by template."""
