@@ -57,8 +57,10 @@ class FaultyProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                while time.monotonic() < self.stall_until:
+                while time.monotonic() < self.stall_until and not self._closing:
                     time.sleep(0.01)
+                if self._closing:  # a closed proxy drops what it held, never delivers it late
+                    break
                 keep = self._cut(len(data)) if upward else None
                 if keep is not None:  # forward part of the chunk, then cut mid-command
                     dst.sendall(data[:keep])
@@ -86,6 +88,7 @@ class FaultyProxy:
             return keep
 
     def close(self) -> None:
-        """Stop accepting; open connections end when their peers close."""
+        """Stop accepting and drop what is held; open connections end when their peers
+        close."""
         self._closing = True
         self._listener.close()
