@@ -48,11 +48,6 @@ class ServerInfo:
         return self.version >= (4, 0)
 
     @property
-    def has_scan_type(self) -> bool:
-        """SCAN ... TYPE exists from Redis 6.0."""
-        return self.version >= (6, 0)
-
-    @property
     def has_keepttl(self) -> bool:
         """SET ... KEEPTTL exists from Redis 6.0."""
         return self.version >= (6, 0)

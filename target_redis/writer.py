@@ -70,11 +70,6 @@ class Writer:
             last = int(replies[0])
         return last - count + 1
 
-    def read_counter(self, counter_key: str) -> int:
-        """The counter's current value (0 when it does not exist)."""
-        value = self.retrier.call(f"reading {counter_key}", lambda: self.client.get(counter_key))
-        return int(value) if value is not None else 0
-
     def run(self, commands: t.Sequence[Command], *, transaction: bool = False) -> None:
         """Send commands in pipelines; return once Redis acknowledged all of them
         (and, with ``wait_replicas``, that many replicas did). With ``transaction``,
