@@ -2,11 +2,15 @@
 once here (README, the plugin definition and meltano.yml are generated from it).
 
 Code reads a setting with ``value(config, name)``, which falls back to the default
-declared here. Cache types and load methods are named by their registries.
+declared here; ``coerce_strings`` turns settings given as text (Airbyte configs, the
+environment, Meltano's flattened objects) into the declared types before validation. Cache types and load methods are named by their registries.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
 import typing as t
 
 from singer_sdk import typing as th
@@ -444,3 +448,52 @@ def value(config: t.Mapping[str, t.Any], name: str) -> t.Any:
     """A top-level setting's value, or its declared default when unset or empty."""
     found = config.get(name)
     return DEFAULTS.get(name) if found is None or found == "" else found
+
+
+def coerce_strings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
+    """Accept settings given as text where a boolean or number is expected, as
+    Airbyte configs (``"ssl": "false"``, ``"port": "6379"``) and ``--config ENV`` give
+    them: ``true``/``false``, integer text, number text. Anything else is left for
+    validation to refuse, naming the setting."""
+    for name, prop in (schema.get("properties") or {}).items():
+        value = config.get(name)
+        types = prop.get("type", [])
+        types = [types] if isinstance(types, str) else types
+        if isinstance(value, str) and "object" in types and value.strip().startswith("{"):
+            with contextlib.suppress(ValueError):  # JSON text from the environment
+                config[name] = value = json.loads(value)
+        if isinstance(value, dict) and "object" in types:
+            coerce_strings(value, prop)
+            entry = prop.get("additionalProperties")
+            if isinstance(entry, dict):  # an object of objects, such as 'streams'
+                config[name] = value = _nested(value, entry)
+                for item in value.values():
+                    if isinstance(item, dict):
+                        coerce_strings(item, entry)
+        if not isinstance(value, str):
+            continue
+        text = value.strip()
+        if "boolean" in types and text.lower() in ("true", "false"):
+            config[name] = text.lower() == "true"
+        elif "integer" in types and re.fullmatch(r"[+-]?\d+", text):
+            config[name] = int(text)
+        elif "number" in types:
+            with contextlib.suppress(ValueError):
+                config[name] = float(text)
+
+
+def _nested(value: dict[str, t.Any], entry: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Meltano hands an object of objects over flattened (``{"orders.cache_type":
+    "list"}``): nest it again, splitting at the last dot before a known key (stream names
+    may hold dots)."""
+    known = set(entry.get("properties") or {})
+    nested: dict[str, t.Any] = {}
+    for key, item in value.items():
+        outer, _, inner = key.rpartition(".")
+        if isinstance(item, dict):
+            nested.setdefault(key, {}).update(item)
+        elif outer and inner in known:
+            nested.setdefault(outer, {})[inner] = item
+        else:
+            nested[key] = item  # left for validation to refuse, naming it
+    return nested

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import re
 import sys
 import time
 import typing as t
@@ -231,7 +228,7 @@ class TargetRedis(Target):
         # name the setting and the rule instead.
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        _coerce_strings(self._config, schema)
+        settings.coerce_strings(self._config, schema)
         validator = JSONSchemaValidator(schema)
         errors = [describe_config_error(e) for e in validator.iter_errors(self._config)]
         if errors and raise_errors:
@@ -545,23 +542,6 @@ class TargetRedis(Target):
                 target.close()
 
 
-def _nested(value: dict[str, t.Any], entry: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Meltano hands an object of objects over flattened (``{"orders.cache_type":
-    "list"}``): nest it again, splitting at the last dot before a known key (stream names
-    may hold dots)."""
-    known = set(entry.get("properties") or {})
-    nested: dict[str, t.Any] = {}
-    for key, item in value.items():
-        outer, _, inner = key.rpartition(".")
-        if isinstance(item, dict):
-            nested.setdefault(key, {}).update(item)
-        elif outer and inner in known:
-            nested.setdefault(outer, {})[inner] = item
-        else:
-            nested[key] = item  # left for validation to refuse, naming it
-    return nested
-
-
 def _stream_name(message: dict) -> str:
     """The message's stream name; refused unless it is a string."""
     stream = message.get("stream")
@@ -569,35 +549,3 @@ def _stream_name(message: dict) -> str:
         kind = str(message.get("type"))[:20]
         raise BadInputError(f"{kind} message: 'stream' must be a string.")
     return stream
-
-
-def _coerce_strings(config: dict[str, t.Any], schema: dict[str, t.Any]) -> None:
-    """Accept settings given as text where a boolean or number is expected, as
-    Airbyte configs (``"ssl": "false"``, ``"port": "6379"``) and ``--config ENV`` give
-    them: ``true``/``false``, integer text, number text. Anything else is left for
-    validation to refuse, naming the setting."""
-    for name, prop in (schema.get("properties") or {}).items():
-        value = config.get(name)
-        types = prop.get("type", [])
-        types = [types] if isinstance(types, str) else types
-        if isinstance(value, str) and "object" in types and value.strip().startswith("{"):
-            with contextlib.suppress(ValueError):  # JSON text from the environment
-                config[name] = value = json.loads(value)
-        if isinstance(value, dict) and "object" in types:
-            _coerce_strings(value, prop)
-            entry = prop.get("additionalProperties")
-            if isinstance(entry, dict):  # an object of objects, such as 'streams'
-                config[name] = value = _nested(value, entry)
-                for item in value.values():
-                    if isinstance(item, dict):
-                        _coerce_strings(item, entry)
-        if not isinstance(value, str):
-            continue
-        text = value.strip()
-        if "boolean" in types and text.lower() in ("true", "false"):
-            config[name] = text.lower() == "true"
-        elif "integer" in types and re.fullmatch(r"[+-]?\d+", text):
-            config[name] = int(text)
-        elif "number" in types:
-            with contextlib.suppress(ValueError):
-                config[name] = float(text)
