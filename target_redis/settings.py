@@ -3,7 +3,8 @@ once here (README, the plugin definition and meltano.yml are generated from it).
 
 Code reads a setting with ``value(config, name)``, which falls back to the default
 declared here; ``coerce_strings`` turns settings given as text (Airbyte configs, the
-environment, Meltano's flattened objects) into the declared types before validation. Cache types and load methods are named by their registries.
+environment, Meltano's flattened objects) into the declared types before validation.
+Cache types and load methods are named by their registries.
 """
 
 from __future__ import annotations
