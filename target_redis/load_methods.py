@@ -267,10 +267,8 @@ class LoadMethod:
         if not rows:
             return 0
         first_id = self.reserve_ids(len(rows))
-        commands: list[Command] = self._manifest_commands()
-        for ab_id, row in enumerate(rows, start=first_id):
-            commands += self.record_commands(self.space.record_key(ab_id), ab_id, row)
-        self.writer.run([*commands, *self._expire_stream_keys()])
+        commands = self._manifest_commands() + self.id_commands(first_id, rows)
+        self.writer.run([*commands, *self._expire_stream_keys()], defer=self._failed(rows))
         self.wrote_ids(first_id, len(rows))
         return len(rows)
 
@@ -302,7 +300,10 @@ class LoadMethod:
                 merge = self.setup.merge or (entry.merge_stored and entry.row.fields is not None)
                 commands += self.record_commands(key, ab_id, entry.row, merge=merge)
                 ab_id += 1
-        self.writer.run([*commands, *(self._expire_stream_keys() if writes else [])])
+        self.writer.run(
+            [*commands, *(self._expire_stream_keys() if writes else [])],
+            defer=self._failed(rows),
+        )
         self.wrote_keys([self.key_of(pk) for pk, e in plan.items() if e.row])
         return len(plan)
 
@@ -334,6 +335,14 @@ class LoadMethod:
         if merge is None:
             return cache.record_commands(key, ab_id, row)
         return cache.keyed_commands(key, ab_id, row, merge=merge)
+
+    def _failed(self, rows: t.Sequence[Row]) -> str:
+        return f"Stream '{self.stream}': writing a batch of {len(rows)} records to Redis failed"
+
+    def id_commands(self, first_id: int, rows: t.Sequence[Row]) -> list[Command]:
+        """The commands writing ``rows`` at consecutive ids from ``first_id``."""
+        cache = t.cast("RecordType", self.cache)
+        return cache.id_commands(self.space.record_key(""), first_id, rows)
 
     def _expire_stream_keys(self) -> list[Command]:
         # With ttl_seconds, counter and manifest outlive every record they describe.
@@ -561,6 +570,15 @@ class Overwrite(LoadMethod):
         """As any load method's, after removing an old key of another type there."""
         commands = super().record_commands(key, ab_id, row, merge=merge)
         return [(self.writer.delete_command, key), *commands] if self._clear_first else commands
+
+    def id_commands(self, first_id: int, rows: t.Sequence[Row]) -> list[Command]:
+        """As any load method's, each after removing an old key of another type there."""
+        if not self._clear_first:
+            return super().id_commands(first_id, rows)
+        commands: list[Command] = []
+        for ab_id, row in enumerate(rows, start=first_id):
+            commands += self.record_commands(self.space.record_key(ab_id), ab_id, row)
+        return commands
 
     def wrote_ids(self, first_id: int, count: int) -> None:
         """Remember the range: these are the keys to keep."""

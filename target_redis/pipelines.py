@@ -1,5 +1,8 @@
 """Pipelines without redis-py's per-command bookkeeping: hiredis packs every command
-into one buffer, one send, then one reply read per command.
+into one buffer, one send, then the replies are read in bulk: when every reply is an
+integer or a status (``:1``, ``+OK``: no error), one regular expression over the bytes
+received confirms it, with no Python call per reply; otherwise hiredis parses them
+one by one, error replies as redis-py's exceptions.
 
 For a cluster, the commands are grouped by the primary that owns each key's slot, and
 every node's buffer is sent before any reply is read, so the nodes work at the same
@@ -12,11 +15,15 @@ met a redirection was aborted whole).
 
 from __future__ import annotations
 
+import collections.abc
+import re
+import socket
 import typing as t
 
 import hiredis
 import redis
 import redis.exceptions
+from redis._parsers.hiredis import _HiredisParser
 from redis.crc import key_slot
 
 from target_redis.errors import TargetRedisError
@@ -40,6 +47,34 @@ _REROUTE = (
 )
 
 
+_SIMPLE_REPLIES = re.compile(rb"(?:[:+][^\r\n]*\r\n)*")
+_READ_SIZE = 1 << 18
+
+
+class SimpleReplies(collections.abc.Sequence):
+    """Replies that are all integers or statuses (so none is an error), kept as the
+    bytes received and parsed only when looked at."""
+
+    def __init__(self, data: bytes, count: int) -> None:
+        """``data``: exactly ``count`` replies."""
+        self._data = data
+        self._count = count
+        self._lines: list[bytes] | None = None
+
+    def __len__(self) -> int:
+        """How many replies."""
+        return self._count
+
+    def __getitem__(self, index: t.Any) -> t.Any:
+        """A reply as hiredis gives it: an int, or a status as text."""
+        if self._lines is None:
+            self._lines = self._data.split(b"\r\n")[:-1]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        line = self._lines[index]
+        return int(line[1:]) if line[:1] == b":" else line[1:].decode()
+
+
 class PackedPipeline:
     """One buffer of commands on one pooled connection of ``client``."""
 
@@ -59,10 +94,14 @@ class PackedPipeline:
             self.close(broken=True)
             raise
 
-    def read(self) -> list[t.Any]:
+    def read(self) -> t.Sequence[t.Any]:
         """Every reply, an error reply as its exception object; then release the connection."""
         replies: list[t.Any] = []
         try:
+            simple = self._read_simple()
+            if simple is not None:
+                self.close()
+                return simple
             for _ in range(self.count):
                 try:
                     replies.append(self.connection.read_response())
@@ -74,6 +113,39 @@ class PackedPipeline:
         self.close()
         return replies
 
+    def _read_simple(self) -> SimpleReplies | None:
+        """Read the replies' bytes from the socket; SimpleReplies if they are all
+        integers and statuses, else None, with the bytes handed to the connection's
+        hiredis reader (which parses them and reads the rest)."""
+        connection = self.connection
+        parser = getattr(connection, "_parser", None)
+        sock = getattr(connection, "_sock", None)
+        if not isinstance(parser, _HiredisParser) or not isinstance(sock, socket.socket):
+            return None
+        reader = parser._reader
+        if reader is None or reader.has_data() or not self.count:
+            return None
+        data = bytearray()
+        lines = 0
+        while lines < self.count:
+            try:
+                chunk = sock.recv(_READ_SIZE)
+            except TimeoutError:
+                msg = "Timeout reading from socket"
+                raise redis.TimeoutError(msg) from None
+            except OSError as exc:
+                msg = f"Error while reading from socket: {exc.args}"
+                raise redis.ConnectionError(msg) from None
+            if not chunk:
+                msg = "Connection closed by server."
+                raise redis.ConnectionError(msg)
+            data += chunk
+            lines = data.count(b"\r\n")
+        if lines == self.count and _SIMPLE_REPLIES.fullmatch(data):
+            return SimpleReplies(bytes(data), self.count)
+        reader.feed(bytes(data))
+        return None
+
     def close(self, *, broken: bool = False) -> None:
         """Give the connection back (disconnected first if ``broken``)."""
         if self.connection is None:
@@ -84,7 +156,7 @@ class PackedPipeline:
         self.connection = None
 
 
-def send_packed(client: redis.Redis, chunk: t.Sequence[Command]) -> list[t.Any]:
+def send_packed(client: redis.Redis, chunk: t.Sequence[Command]) -> t.Sequence[t.Any]:
     """Send ``chunk`` in one pipeline; raise the first error reply (inside a MULTI/EXEC
     chunk too), after every reply was read."""
     pipeline = PackedPipeline(client, chunk)
@@ -107,7 +179,8 @@ def send_to_cluster(
 ) -> list[t.Any] | None:
     """Send ``chunk`` per node (a ``transaction`` only when its keys are on one node);
     with ``wait`` (replicas, ms), each node's pipeline ends with WAIT on its own
-    connection. Returns the replies in chunk order, or None when redis-py's
+    connection. Returns the replies in chunk order (None for the integers and
+    statuses of a node whose replies were all such), or None when redis-py's
     ClusterPipeline must send it instead (see the module docstring). Raises the first
     error reply, or TargetRedisError when a node's replicas did not acknowledge."""
     if not all(command[0] in SINGLE_KEY_COMMANDS for command in chunk):
@@ -140,7 +213,8 @@ def send_to_cluster(
     finally:
         for _, _, pipeline in sent:
             pipeline.close(broken=True)  # only those left unread
-    if any(isinstance(r, _REROUTE) for _, _, replies in answers for r in replies):
+    complex_answers = (r for _, _, r in answers if not isinstance(r, SimpleReplies))
+    if any(isinstance(r, _REROUTE) for replies in complex_answers for r in replies):
         return None
     results: list[t.Any] = [None] * len(chunk)
     for node, indexes, replies in answers:
@@ -150,8 +224,9 @@ def send_to_cluster(
             raise_first([("MULTI",), *commands, ("EXEC",)], body)
             body = body[-1]  # EXEC's reply: each command's outcome
         raise_first(commands, body)
-        for index, reply in zip(indexes, body, strict=True):
-            results[index] = reply
+        if not isinstance(body, SimpleReplies):  # else no error, and no value anyone reads
+            for index, reply in zip(indexes, body, strict=True):
+                results[index] = reply
         if wait and int(replies[-1]) < wait[0]:
             msg = (
                 f"Only {replies[-1]} of {wait[0]} replicas of node {node.name} acknowledged "
@@ -163,6 +238,8 @@ def send_to_cluster(
 
 def raise_first(chunk: t.Sequence[Command], replies: t.Sequence[t.Any]) -> None:
     """Raise the first error reply, naming its command and key."""
+    if isinstance(replies, SimpleReplies):
+        return
     for command, reply in zip(chunk, replies, strict=False):
         if isinstance(reply, redis.ResponseError):
             msg = f"{command[0]} {command[1] if len(command) > 1 else ''}: {reply}"
@@ -170,4 +247,6 @@ def raise_first(chunk: t.Sequence[Command], replies: t.Sequence[t.Any]) -> None:
 
 
 def _errors(replies: t.Sequence[t.Any]) -> t.Iterator[redis.ResponseError]:
+    if isinstance(replies, SimpleReplies):
+        return iter(())
     return (reply for reply in replies if isinstance(reply, redis.ResponseError))

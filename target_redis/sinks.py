@@ -65,6 +65,7 @@ class RedisSink(BatchSink):
         self._row_key = self.load.row_key if self.load.keyed_by_record else None
         self._fields = self.load.setup.record_format == "fields"
         self._scored = bool(self.load.setup.score_field)
+        self._plain_rows = self._row_key is None and not self._fields and not self._scored
         self.encode = target.encode
         self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
         self.max_record_bytes = target.connection.server.max_bulk_bytes
@@ -120,6 +121,11 @@ class RedisSink(BatchSink):
             except ValueError:
                 self._check_dates(record)
             return
+        self.check_fields(record)
+
+    def check_fields(self, record: dict) -> None:
+        """Warn once per property about a date that is not ISO 8601 and about a field
+        the schema does not declare (the record is not changed)."""
         self._check_dates(record)
         if not self._open_schema and not self._known_fields.issuperset(record):
             for name in record.keys() - self._known_fields:
@@ -146,9 +152,14 @@ class RedisSink(BatchSink):
 
     def process_record(self, record: dict, context: dict) -> None:
         """Turn a validated record into a Row on the pending batch."""
-        if self.progress.first is None:
-            self.progress.started()
-        row = self._row(record, self.target.current_record_message)
+        message = self.target.current_record_message
+        row = self.checked_row(record, message.get("time_extracted"), message.get("record"))
+        self.add_row(row, context)
+
+    def checked_row(self, record: dict, time_extracted: t.Any, source: t.Any) -> Row:
+        """The record's Row (``source``: the record as the tap sent it); BadInputError
+        if Redis would refuse it for its size."""
+        row = self._row(record, time_extracted, source)
         size = len(row.text)
         if size * 4 > self.max_record_bytes and len(row.text.encode()) > self.max_record_bytes:
             msg = (
@@ -156,8 +167,17 @@ class RedisSink(BatchSink):
                 f"larger than Redis accepts (proto-max-bulk-len {self.max_record_bytes})."
             )
             raise BadInputError(msg)
-        context.setdefault("records", []).append(row)
-        context["bytes"] = context.get("bytes", 0) + size
+        return row
+
+    def add_row(self, row: Row, context: dict) -> None:
+        """Put a row on the pending batch (``context``)."""
+        if self.progress.first is None:
+            self.progress.started()
+        records = context.get("records")
+        if records is None:
+            context["records"] = records = []
+        records.append(row)
+        context["bytes"] = context.get("bytes", 0) + len(row.text)
 
     @property
     def is_full(self) -> bool:
@@ -167,18 +187,19 @@ class RedisSink(BatchSink):
         pending = (self._pending_batch or {}).get("bytes", 0)
         return bool(self.max_bytes) and pending >= self.max_bytes
 
-    def _row(self, record: dict, message: t.Mapping[str, t.Any]) -> Row:
+    def _row(self, record: dict, time_extracted: t.Any, source: t.Any) -> Row:
         deleted_at = record.get(rows_module.DELETED_AT)
-        if deleted_at is None:
-            raw = message.get("record")
-            deleted_at = raw.get(rows_module.DELETED_AT) if isinstance(raw, dict) else None
+        if deleted_at is None and source is not record:
+            deleted_at = source.get(rows_module.DELETED_AT) if isinstance(source, dict) else None
+        if deleted_at is None and self._plain_rows:
+            return Row(self.encode(record), self._emitted_at(time_extracted))
         deleted = deleted_at is not None
         if deleted and rows_module.DELETED_AT not in record:
             # A stream map dropped it: keep the mark, or the delete would read as a row.
             record[rows_module.DELETED_AT] = deleted_at
         return rows_module.make_row(
             record,
-            self._emitted_at(message),
+            self._emitted_at(time_extracted),
             deleted=deleted,
             pk=self._row_key(record) if self._row_key is not None else None,
             encode=self.encode,
@@ -186,8 +207,7 @@ class RedisSink(BatchSink):
             score=self.load.row_score(record) if self._scored else None,
         )
 
-    def _emitted_at(self, message: t.Mapping[str, t.Any]) -> int:
-        time_extracted = message.get("time_extracted")
+    def _emitted_at(self, time_extracted: t.Any) -> int:
         if not time_extracted:
             return time.time_ns() // 1_000_000
         if time_extracted == self._last_extracted[0]:  # taps repeat it for many records
@@ -250,7 +270,7 @@ class RedisSink(BatchSink):
             self._add_sdc_metadata_to_record(record, {}, {})
         self._validate_and_parse(record)
         self._singer_validate_message(record)
-        return self._row(record, {})
+        return self._row(record, None, None)
 
     def activate_version(self, new_version: int) -> None:
         """Remove (hard_delete) or mark deleted what versions before ``new_version``

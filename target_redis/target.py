@@ -24,6 +24,7 @@ from singer_sdk.singerlib.json import serialize_json
 from target_redis import __version__, logsafe, rows, settings, stream_settings
 from target_redis.access import PROBE_STREAM, check_write_access
 from target_redis.connection import adopt, connect, endpoint
+from target_redis.direct import DirectRecords
 from target_redis.errors import (
     EXPECTED_ERRORS,
     REDIS_ERRORS,
@@ -71,6 +72,9 @@ class TargetRedis(Target):
     fast_path: t.ClassVar[bool] = True
     """msgspec reading and encoding, compiled validation, cheap date checks. False
     gives the SDK's own ways (the differential tests compare the two)."""
+    direct_path: t.ClassVar[bool] = True
+    """On the fast path, plain streams' records skip the SDK's per-record machinery
+    (direct.py). False sends every record through the SDK's path."""
     capabilities: t.ClassVar[list] = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
@@ -160,6 +164,9 @@ class TargetRedis(Target):
         self._last_emitted_state: dict | None = None
         self._stop_signal = 0
         self._waiting_for_input = False
+        self.direct = DirectRecords(self)
+        if self.fast_path and self.direct_path and isinstance(self.message_reader, FastReader):
+            self.message_reader.direct = self.direct.take
         unknown = sorted(set(self._config) - set(self.config_jsonschema["properties"]))
         if unknown:
             self.logger.warning("Unknown settings ignored: %s", ", ".join(unknown))
@@ -239,6 +246,7 @@ class TargetRedis(Target):
 
     def close(self) -> None:
         """Give back overwrite leases, release the Redis connection and the SSH tunnel."""
+        self.writer.discard()  # only a failing run has a batch left unacknowledged
         for load in self.loads.values():
             load.release()
         self.connection.close()
@@ -269,6 +277,7 @@ class TargetRedis(Target):
         bookmarks = message_dict.get("bookmark_properties")
         if isinstance(bookmarks, list) and bookmarks:
             self._bookmark_properties[str(message_dict.get("stream"))] = tuple(map(str, bookmarks))
+        self.direct.reset()
         super()._process_schema_message(message_dict)
 
     def _process_record_message(self, message_dict: dict) -> None:
@@ -417,6 +426,7 @@ class TargetRedis(Target):
         """Write every pending batch, finish overwrites, then let the SDK emit state."""
         self._drain_all(self._sinks_to_clear, 1)
         self._drain_all(list(self._sinks_active.values()), self.max_parallelism)
+        self.writer.settle()
         for load in self.loads.values():
             try:
                 load.finish()
@@ -428,9 +438,15 @@ class TargetRedis(Target):
             summary = "; ".join(p.summary() for p in self._progress.values())
             self.logger.info("Load complete: %s.", summary)
 
+    def _drain_all(self, sink_list: t.Iterable[Sink], parallelism: int) -> None:
+        # The SDK starts a thread pool (~50 ms) even for a single sink.
+        sinks = list(sink_list)
+        super()._drain_all(sinks, 1 if len(sinks) < 2 else parallelism)
+
     def _write_state_message(self, state: dict) -> None:
         # The SDK's stdlib json.dumps fails on Decimal floats in state; and every
         # drain would repeat the same state, which Meltano would store again.
+        self.writer.settle()  # state only for what Redis acknowledged
         if state != self._last_emitted_state:
             if self._emit_state is not None:
                 self._emit_state(serialize_json(state))

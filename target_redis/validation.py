@@ -15,6 +15,8 @@ import fastjsonschema
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
+from target_redis.schema_types import record_decoder
+
 logger = logging.getLogger("target-redis")
 
 
@@ -33,6 +35,22 @@ class CompiledValidator(BaseJSONSchemaValidator):
         except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError) as exc:
             logger.info("Schema needs the jsonschema validator (%s).", exc)
             self._fallback = JSONSchemaValidator(schema)
+        self.decoder = record_decoder(schema)
+        """Checks a record's JSON while decoding it, where the schema translates."""
+
+    def accepts(self, record: dict[str, t.Any]) -> bool:
+        """Whether the record is valid (``validate`` says why not)."""
+        if self._fallback is not None:
+            try:
+                self._fallback.validate(record)
+            except InvalidRecord:
+                return False
+            return True
+        try:
+            self._check(record)
+        except fastjsonschema.JsonSchemaValueException:
+            return False
+        return True
 
     def validate(self, record: dict[str, t.Any]) -> None:
         """Raise InvalidRecord with the rule the record breaks."""

@@ -11,14 +11,15 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import threading
 import time
 import typing as t
 
 import redis
 
-from target_redis.errors import TargetRedisError
+from target_redis.errors import REDIS_ERRORS, TargetRedisError, explain_redis_error
 from target_redis.lease import Lease, Leases
-from target_redis.pipelines import send_packed, send_to_cluster
+from target_redis.pipelines import PackedPipeline, raise_first, send_packed, send_to_cluster
 from target_redis.retry import Retrier
 from target_redis.rows import DELETED_AT, decode_json
 
@@ -27,7 +28,9 @@ if t.TYPE_CHECKING:
     from target_redis.connection import ServerInfo
     from target_redis.rows import Command
 
-_PIPELINE_CHUNK = 5000
+_T = t.TypeVar("_T")
+_PIPELINE_CHUNK = 25_000
+"""Commands per pipeline: a default batch of 10k records (with TTLs) is one."""
 _RESEND_ATTEMPTS = 8
 _SCAN_COUNT = 1000
 
@@ -53,10 +56,59 @@ class Writer:
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
         self.leases = Leases(client, self.retrier)
+        self._pending: list[tuple[PackedPipeline, t.Sequence[Command], str]] = []
+        self._settling = threading.Lock()  # sinks may be drained by parallel threads
+
+    def _call(self, what: str, operation: t.Callable[[], _T]) -> _T:
+        """``operation`` once the batch sent last is acknowledged (so Redis applies
+        everything in the order it was written), retried on transient failures."""
+        self.settle()
+        return self.retrier.call(what, operation)
+
+    def settle(self) -> None:
+        """Read the replies of batches whose reading was deferred (``run`` with
+        ``defer``); raise TargetRedisError, with the batch's own description, if Redis
+        refused any command (a lost connection: the batch is sent again). Other
+        threads wait until it is done, so no write overtakes one still unread."""
+        with self._settling:
+            pending, self._pending = self._pending, []
+            failure: TargetRedisError | None = None
+            for pipeline, chunk, failed in pending:
+                if failure is not None:
+                    pipeline.close(broken=True)
+                    continue
+                try:
+                    self._settle(pipeline, chunk, failed)
+                except TargetRedisError as exc:
+                    failure = exc
+            if failure is not None:
+                raise failure
+
+    def _settle(self, pipeline: PackedPipeline, chunk: t.Sequence[Command], failed: str) -> None:
+        # The first attempt reads the replies; a retry sends the chunk again.
+        attempts = [lambda: raise_first(chunk, pipeline.read())]
+
+        def attempt() -> None:
+            if attempts:
+                attempts.pop()()
+            else:
+                self._send(chunk)
+
+        try:
+            self.retrier.call(f"writing {len(chunk)} commands", attempt)
+        except REDIS_ERRORS as exc:
+            raise TargetRedisError(f"{failed}: {explain_redis_error(exc)}") from exc
+
+    def discard(self) -> None:
+        """Forget deferred batches without reading their replies (the run is failing)."""
+        with self._settling:
+            for pipeline, _, _ in self._pending:
+                pipeline.close(broken=True)
+            self._pending = []
 
     def reserve_ids(self, counter_key: str, count: int) -> int:
         """Advance the counter by ``count`` with one INCRBY; return the first id."""
-        return self.retrier.call(
+        return self._call(
             f"reserving ids at {counter_key}", lambda: self._reserve(counter_key, count)
         )
 
@@ -70,20 +122,46 @@ class Writer:
             last = int(replies[0])
         return last - count + 1
 
-    def run(self, commands: t.Sequence[Command], *, transaction: bool = False) -> None:
+    def run(
+        self,
+        commands: t.Sequence[Command],
+        *,
+        transaction: bool = False,
+        defer: str | None = None,
+    ) -> None:
         """Send commands in pipelines; return once Redis acknowledged all of them
         (and, with ``wait_replicas``, that many replicas did). With ``transaction``,
         each chunk runs in MULTI/EXEC: it lands whole or not at all (in a cluster
         its keys must share a slot).
 
+        With ``defer`` (what failed, should it fail), a single Redis server and no
+        WAIT, the last chunk's replies are read later, by ``settle``: before any other
+        Redis operation of this writer and before a STATE is emitted. The target
+        goes on reading input while Redis works.
+
         Raises the first error reply (after reading every reply of its chunk).
         """
-        for start in range(0, len(commands), _PIPELINE_CHUNK):
+        self.settle()
+        deferrable = (
+            defer is not None
+            and isinstance(self.client, redis.Redis)
+            and not transaction
+            and not self.wait_replicas
+        )
+        starts = range(0, len(commands), _PIPELINE_CHUNK)
+        for start in starts:
             chunk = commands[start : start + _PIPELINE_CHUNK]
-            self.retrier.call(
-                f"writing {len(chunk)} commands",
-                functools.partial(self._send, chunk, transaction=transaction),
-            )
+            if deferrable and start == starts[-1]:
+                send = functools.partial(self._send_deferred, chunk, t.cast("str", defer))
+            else:
+                send = functools.partial(self._send, chunk, transaction=transaction)
+            self.retrier.call(f"writing {len(chunk)} commands", send)
+
+    def _send_deferred(self, chunk: t.Sequence[Command], failed: str) -> None:
+        pipeline = PackedPipeline(t.cast("redis.Redis", self.client), chunk)
+        pipeline.send()
+        with self._settling:
+            self._pending.append((pipeline, chunk, failed))
 
     def _send(self, chunk: t.Sequence[Command], *, transaction: bool = False) -> None:
         if not isinstance(self.client, redis.Redis):
@@ -137,7 +215,7 @@ class Writer:
                     pipe.execute_command(*cache.read_command(key))
                 return [cache.stored_text(reply) for reply in pipe.execute()]
 
-        return self.retrier.call("reading stored records", read)
+        return self._call("reading stored records", read)
 
     def swap_in(self, temp_key: str, key: str, ttl_seconds: int) -> bool:
         """Atomically replace ``key`` with the overwrite built in ``temp_key``
@@ -152,7 +230,7 @@ class Writer:
             self._send([("RENAME", temp_key, key), expiry], transaction=True)
             return True
 
-        return self.retrier.call(f"replacing {key}", swap)
+        return self._call(f"replacing {key}", swap)
 
     def retire_versions(
         self,
@@ -207,7 +285,7 @@ class Writer:
                     found.append({"_sdc_table_version": number, DELETED_AT: deleted})
                 return found
 
-        return self.retrier.call("reading record versions", read)
+        return self._call("reading record versions", read)
 
     def read_stream(
         self, manifest_key: str, stream_key: str, lease_key: str
@@ -227,11 +305,11 @@ class Writer:
                 lease = Lease(str(holder).split(" ")[0], int(ttl))
             return dict(fields or {}), str(kind), lease
 
-        return self.retrier.call(f"reading {manifest_key}", read)
+        return self._call(f"reading {manifest_key}", read)
 
     def scan(self, pattern: str) -> list[str]:
         """Every key matching ``pattern`` (SCAN, never KEYS; every primary of a cluster)."""
-        return self.retrier.call(
+        return self._call(
             f"scanning {pattern}",
             lambda: list(self.client.scan_iter(match=pattern, count=_SCAN_COUNT)),
         )
@@ -252,7 +330,7 @@ class Writer:
                 found += [(kind, values.get(key)) for key, kind in zip(chunk, kinds, strict=True)]
             return found
 
-        return self.retrier.call("reading key types", read)
+        return self._call("reading key types", read)
 
     def _types(self, keys: t.Sequence[str]) -> list[str]:
         json_keys: set[str] = set()
@@ -280,16 +358,14 @@ class Writer:
                     pipe.exists(key)
                 return [bool(n) for n in pipe.execute()]
 
-        return self.retrier.call("checking keys", read) if keys else []
+        return self._call("checking keys", read) if keys else []
 
     def remove(self, keys: t.Sequence[str]) -> int:
         """UNLINK (DEL) the keys in chunks; how many existed."""
         removed = 0
         for start in range(0, len(keys), _SCAN_COUNT):
             chunk = keys[start : start + _SCAN_COUNT]
-            removed += self.retrier.call(
-                "removing keys", functools.partial(self.delete_keys, chunk)
-            )
+            removed += self._call("removing keys", functools.partial(self.delete_keys, chunk))
         return removed
 
     def delete_keys(self, keys: t.Sequence[str]) -> int:

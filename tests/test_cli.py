@@ -129,6 +129,35 @@ def test_write_failure_is_one_line_and_no_state(server: RedisServer, r: redis.Re
     assert r.get(":s:1") == "a string where a hash must go"
 
 
+def test_deferred_batch_failure_names_its_stream(server: RedisServer, r: redis.Redis) -> None:
+    # Stream a's batch is sent and its replies read only when stream b writes next:
+    # the failure is a's, and b's batch is not sent after it.
+    r.set(":a:2", "a string where a hash must go")
+    text = singer_lines(
+        schema_msg("a", {"id": {"type": "integer"}}, ["id"]),
+        schema_msg("b", {"id": {"type": "integer"}}, ["id"]),
+        record_msg("a", {"id": 1}),
+        record_msg("a", {"id": 2}),
+        record_msg("b", {"id": 1}),
+        record_msg("b", {"id": 2}),
+        state_msg({"a": 2, "b": 2}),
+    )
+    proc = run_cli(server.config(batch_size_rows=2), text)
+    line = assert_one_clear_error(
+        proc, "Stream 'a': writing a batch of 2 records to Redis failed", "WRONGTYPE"
+    )
+    assert "Stream 'b'" not in line
+    assert sorted(k for k in r.keys("*") if "manifest" not in k) == [":a", ":a:1", ":a:2"]
+
+
+def test_deferred_batch_failure_without_state(server: RedisServer, r: redis.Redis) -> None:
+    r.set(":s:1", "a string where a hash must go")
+    text = singer_lines(
+        schema_msg("s", {"id": {"type": "integer"}}, ["id"]), record_msg("s", {"id": 1})
+    )
+    assert_one_clear_error(run_cli(server.config(), text), "Stream 's'", "WRONGTYPE")
+
+
 def test_activate_version_before_schema(server: RedisServer) -> None:
     text = json.dumps({"type": "ACTIVATE_VERSION", "stream": "s", "version": 1}) + "\n"
     proc = run_cli(server.config(), text)

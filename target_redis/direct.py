@@ -1,0 +1,170 @@
+"""The direct path: RECORD lines of plain streams go from the input line to the
+sink's pending batch without the SDK's per-record machinery (record copy, map
+transform, metadata hooks, per-record property lookups).
+
+A stream is plain when its only stream map is the SDK's identity map without
+flattening, its sink is a RedisSink without record metadata, and the target runs its
+fast path. Each record is first checked with nothing changed: decoding, validation,
+key properties, its row. A line or record that any check refuses takes the SDK's
+path, which raises, warns or sets it aside exactly as before. Then the SDK's steps
+follow in the SDK's order: warnings about the record's fields, the row on the
+pending batch, tallies, the record counter metric, the drain when full, the
+max-age drain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+import typing as t
+
+import msgspec
+from singer_sdk.mapper import SameRecordTransform
+
+from target_redis.reader import DECODER
+from target_redis.rows import number
+from target_redis.sinks import RedisSink
+from target_redis.validation import CompiledValidator
+
+if t.TYPE_CHECKING:
+    from target_redis.target import TargetRedis
+
+
+class Envelope(msgspec.Struct):
+    """The parts of a Singer message the direct path reads; the record stays raw."""
+
+    type: t.Any = None
+    stream: t.Any = None
+    record: msgspec.Raw = msgspec.Raw(b"")
+    time_extracted: t.Any = None
+
+
+_ENVELOPE = msgspec.json.Decoder(Envelope, float_hook=number)
+_NOT_PLAIN = None
+_UNKNOWN: t.Final = object()
+
+
+@dataclasses.dataclass(slots=True)
+class Lane:
+    """One plain stream's sink and what its records are checked with."""
+
+    sink: RedisSink
+    check: t.Callable[[msgspec.Raw, dict], bool]
+    key_properties: tuple[str, ...]
+    debug: bool
+    max_rows: int
+    max_bytes: int
+
+
+class DirectRecords:
+    """Takes the RECORD lines of plain streams (``take``), leaving the rest."""
+
+    def __init__(self, target: TargetRedis) -> None:
+        """Lanes are found on a stream's first record, again after each SCHEMA."""
+        self.target = target
+        self.lanes: dict[str, Lane | None] = {}
+
+    def reset(self) -> None:
+        """Forget every lane (a SCHEMA message may have changed a stream's sink or maps)."""
+        self.lanes.clear()
+
+    def take(self, line: str | bytes) -> bool:
+        """Load the line if it is a plain stream's valid RECORD; False to leave it to
+        the SDK's path (which then handles it from the start)."""
+        try:
+            message = _ENVELOPE.decode(line)
+        except Exception:  # the SDK's path reports it
+            return False
+        stream = message.stream
+        if message.type != "RECORD" or type(stream) is not str:
+            return False
+        lane = self.lanes.get(stream, _UNKNOWN)
+        if lane is _UNKNOWN:
+            lane = self.lanes[stream] = self._lane(stream)
+        if not isinstance(lane, Lane):
+            return False
+        target = self.target
+        sink = lane.sink
+        if target._sinks_active.get(stream) is not sink:  # a new SCHEMA
+            del self.lanes[stream]
+            return False
+        try:
+            record = DECODER.decode(message.record)
+            if type(record) is not dict or not lane.check(message.record, record):
+                return False
+            for name in lane.key_properties:
+                if name not in record:
+                    return False
+            row = sink.checked_row(record, message.time_extracted, record)
+        except Exception:  # the SDK's path raises it, or sets the record aside
+            return False
+        sink.check_fields(record)
+        context = sink._pending_batch or sink._get_context(record)
+        sink.add_row(row, context)
+        sink.tally_record_read()
+        sink.record_counter_metric.increment()
+        if lane.debug:
+            sink._after_process_record(context)
+        if sink._batch_records_read >= lane.max_rows or (
+            lane.max_bytes and context["bytes"] >= lane.max_bytes
+        ):
+            target.logger.info(
+                "Target sink for '%s' is full. Current size is '%s'. Draining...",
+                sink.stream_name,
+                sink.current_size,
+            )
+            target.drain_one(sink)
+        age = (time.time() - target._last_full_drain_at) / 60
+        if age > target._MAX_RECORD_AGE_IN_MINUTES:
+            target._handle_max_record_age()
+        target._records_since_state += 1
+        return True
+
+    def _lane(self, stream: str) -> Lane | None:
+        target = self.target
+        maps = target.mapper.stream_maps.get(stream) or []
+        if len(maps) != 1:
+            return _NOT_PLAIN
+        (stream_map,) = maps
+        if (
+            type(stream_map) is not SameRecordTransform
+            or stream_map.flattening_enabled
+            or stream_map.stream_alias != stream
+        ):
+            return _NOT_PLAIN
+        sink = target._sinks_active.get(stream)
+        if type(sink) is not RedisSink or sink.include_sdc_metadata_properties:
+            return _NOT_PLAIN
+        validator = sink._validator
+        if validator is not None and not isinstance(validator, CompiledValidator):
+            return _NOT_PLAIN
+        return Lane(
+            sink=sink,
+            check=_checker(validator),
+            key_properties=tuple(sink.key_properties or ()),
+            debug=sink.logger.isEnabledFor(logging.DEBUG),
+            max_rows=sink.max_size,
+            max_bytes=sink.max_bytes,
+        )
+
+
+def _checker(validator: CompiledValidator | None) -> t.Callable[[msgspec.Raw, dict], bool]:
+    """True when the record is valid (the SDK's path gives the reason when not): its
+    JSON is checked by the schema's msgspec type, else the record by the validator."""
+    if validator is None:
+        return lambda raw, record: True
+    accepts = validator.accepts
+    decoder = validator.decoder
+    if decoder is None:
+        return lambda raw, record: accepts(record)
+    decode = decoder.decode
+
+    def check(raw: msgspec.Raw, record: dict) -> bool:
+        try:
+            decode(raw)
+        except msgspec.ValidationError:
+            return accepts(record)
+        return True
+
+    return check

@@ -1,0 +1,214 @@
+"""The direct path (plain streams' records skip the SDK's per-record machinery)
+against the SDK's path and the plain path, in one run with stream maps on some
+streams and not others: same Redis contents, same STATE lines, same warnings and
+errors, same counts."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import typing as t
+
+import pytest
+import redis
+from helpers import record_msg, schema_msg, state_msg
+from test_fast_path import PlainTargetRedis
+
+from devtools.server import RedisServer
+from target_redis.direct import DirectRecords
+from target_redis.invalid import dead_letter_key
+from target_redis.target import TargetRedis
+
+
+class SdkPathTargetRedis(TargetRedis):
+    """The fast path without the direct path."""
+
+    direct_path = False
+
+
+PATHS: dict[str, type[TargetRedis]] = {
+    "direct": TargetRedis,
+    "sdk": SdkPathTargetRedis,
+    "plain": PlainTargetRedis,
+}
+PROPS = {
+    "id": {"type": "integer"},
+    "name": {"type": ["null", "string"]},
+    "score": {"type": ["null", "number"]},
+    "at": {"type": ["null", "string"], "format": "date-time"},
+    "tags": {"type": ["null", "array"], "items": {"type": "string"}},
+    "_sdc_deleted_at": {"type": ["null", "string"]},
+}
+
+
+def mixed_input(*, invalid: bool = True) -> list[dict]:
+    """Streams ``plain`` (direct), ``mapped`` (a stream map) and ``wide`` (a schema
+    that does not translate to a msgspec type), with bad records, a non-ISO date,
+    an undeclared field, a delete, a new SCHEMA mid-stream and STATEs between."""
+    wide = {**PROPS, "id": {"type": "integer", "minimum": 0}}
+    messages: list[dict] = [
+        schema_msg("plain", PROPS, ["id"]),
+        schema_msg("mapped", PROPS, ["id"]),
+        schema_msg("wide", wide, ["id"]),
+    ]
+    for i in range(1, 15):
+        for stream in ("plain", "mapped", "wide"):
+            record = {
+                "id": i % 9,
+                "name": f"n{i}" if i % 4 else None,
+                "score": json.loads(f"{i}.50") if i % 3 else 1e20,
+                "at": "2024-05-01T10:00:00Z" if i != 5 else "yesterday",
+                "tags": ["a", str(i)],
+            }
+            if i == 6:
+                record["extra"] = "undeclared"
+            if i == 7:
+                record["_sdc_deleted_at"] = "2024-05-02T00:00:00Z"
+            messages.append(record_msg(stream, record, time_extracted=f"2024-06-01T00:00:{i:02d}Z"))
+        if i == 3 and invalid:
+            messages.append(record_msg("plain", {"id": "three"}))  # invalid
+            messages.append(record_msg("wide", {"id": -1}))  # invalid by its minimum
+            messages.append(record_msg("plain", {"name": "no key"}))  # key property missing
+        if i % 4 == 0:
+            messages.append(state_msg({"bookmarks": {"plain": {"i": i}}}))
+        if i == 8:
+            messages.append(schema_msg("plain", {**PROPS, "new": {"type": "string"}}, ["id"]))
+    messages.append(state_msg({"bookmarks": {"plain": {"i": "end"}}}))
+    return messages
+
+
+class Captured(t.NamedTuple):
+    states: list[str]
+    error: str | None
+    warnings: list[str]
+    reader_line: str
+
+
+def run(path: str, config: dict, messages: list[dict]) -> Captured:
+    out = io.StringIO()
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda rec: records.append(f"{rec.levelname} {rec.getMessage()}")  # type: ignore[method-assign]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    error = None
+    text = "".join(json.dumps(m) + "\n" for m in messages)
+    try:
+        with contextlib.redirect_stdout(out):
+            target = PATHS[path](config=dict(config))
+            try:
+                target.listen(io.StringIO(text))
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            finally:
+                target.close()
+    finally:
+        root.removeHandler(handler)
+    namespace = config["namespace"]
+    warnings = [
+        r.replace(f"{namespace}:{{{namespace}:", "N:{N:")
+        for r in records
+        if r.startswith(("WARNING", "ERROR"))
+    ]
+    reader = next((r for r in records if "completed processing" in r), "")
+    return Captured(out.getvalue().splitlines(), error, warnings, reader)
+
+
+def contents(client: redis.Redis, namespace: str) -> dict[str, t.Any]:
+    found: dict[str, t.Any] = {}
+    for key in client.scan_iter(match=f"{namespace}:*"):
+        if ":target-redis-manifest:" in key:
+            continue
+        kind = client.type(key)
+        name = key[len(namespace) :].replace(f"{{{namespace}:", "{N:")
+        if kind == "hash":
+            found[name] = client.hgetall(key)
+        elif kind == "stream":
+            # Left out: when it was set aside, and the validator's wording of why.
+            found[name] = [
+                {k: v for k, v in fields.items() if k not in ("at", "reason")}
+                for _, fields in client.xrange(key)
+            ]
+        else:
+            found[name] = client.get(key)
+    return found
+
+
+MAPS = {"mapped": {"label": "'#' + str(id)", "tags": "__NULL__"}}
+
+
+@pytest.mark.parametrize("load_method", ["append-only", "upsert"])
+def test_mixed_run_is_the_same_on_every_path(
+    server: RedisServer, r: redis.Redis, load_method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+    take = DirectRecords.take
+
+    def counting(self: DirectRecords, line: t.Any) -> bool:
+        done = take(self, line)
+        if done:
+            taken.append(json.loads(line)["stream"])
+        return done
+
+    monkeypatch.setattr(DirectRecords, "take", counting)
+    results = {}
+    for path in PATHS:
+        config = server.config(
+            namespace=path,
+            load_method=load_method,
+            batch_size_rows=4,
+            stream_maps=MAPS,
+            on_invalid_record="dead_letter",
+        )
+        results[path] = run(path, config, mixed_input())
+    direct, sdk, plain = results["direct"], results["sdk"], results["plain"]
+    assert direct.error is sdk.error is plain.error is None
+    assert direct.states == sdk.states == plain.states
+    assert direct.states[-1] == '{"bookmarks":{"plain":{"i":"end"}}}'
+    # The plain path's validator words its reasons its own way.
+    assert direct.warnings == sdk.warnings and len(direct.warnings) == len(plain.warnings)
+    assert direct.reader_line == sdk.reader_line == plain.reader_line
+    stored = {path: contents(r, path) for path in PATHS}
+    assert stored["direct"] == stored["sdk"] == stored["plain"]
+    # The direct path took the plain and wide streams' valid records, never a mapped one.
+    assert set(taken) == {"plain", "wide"}
+    assert taken.count("plain") == 14 and taken.count("wide") == 14
+    assert any(w.startswith("WARNING No schema for record field 'extra'") for w in direct.warnings)
+    assert any("'at' (format date-time)" in w for w in direct.warnings)
+    letters = r.xrange(dead_letter_key("direct", "plain"))
+    assert [json.loads(f["line"])["record"] for _, f in letters] == [
+        {"id": "three"},
+        {"name": "no key"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        (record_msg("plain", {"id": "x"}), "InvalidRecord"),
+        (record_msg("plain", {"name": "no id"}), "MissingKeyPropertiesError"),
+        (record_msg("plain", {"id": 1}, time_extracted="noon"), "time_extracted 'noon'"),
+        (record_msg("plain", [1]), "is not a JSON object"),
+    ],
+)
+def test_failures_are_the_same_on_every_path(
+    server: RedisServer, r: redis.Redis, bad: dict, expected: str
+) -> None:
+    messages = mixed_input(invalid=False)
+    cut = next(i for i, m in enumerate(messages) if m.get("type") == "STATE") + 1
+    messages = [*messages[:cut], bad, *messages[cut:]]
+    results = {
+        path: run(
+            path, server.config(namespace=path, batch_size_rows=4, stream_maps=MAPS), messages
+        )
+        for path in PATHS
+    }
+    errors = {path: str(result.error) for path, result in results.items()}
+    assert errors["direct"] == errors["sdk"], errors
+    assert errors["plain"].split(":")[0] == errors["direct"].split(":")[0]  # its own wording
+    assert expected in errors["direct"]
+    assert results["direct"].states == results["sdk"].states == results["plain"].states
+    stored = {path: contents(r, path) for path in PATHS}
+    assert stored["direct"] == stored["sdk"] == stored["plain"]
