@@ -65,7 +65,8 @@ class RedisSink(BatchSink):
         self._row_key = self.load.row_key if self.load.keyed_by_record else None
         self._fields = self.load.setup.record_format == "fields"
         self._scored = bool(self.load.setup.score_field)
-        self._plain_rows = self._row_key is None and not self._fields and not self._scored
+        self.plain_rows = self._row_key is None and not self._fields and not self._scored
+        """Rows that only need the record's JSON (no key, field or score from its values)."""
         self.encode = target.encode
         self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
         self.max_record_bytes = target.connection.server.max_bulk_bytes
@@ -191,7 +192,7 @@ class RedisSink(BatchSink):
         deleted_at = record.get(rows_module.DELETED_AT)
         if deleted_at is None and source is not record:
             deleted_at = source.get(rows_module.DELETED_AT) if isinstance(source, dict) else None
-        if deleted_at is None and self._plain_rows:
+        if deleted_at is None and self.plain_rows:
             return Row(self.encode(record), self._emitted_at(time_extracted))
         deleted = deleted_at is not None
         if deleted and rows_module.DELETED_AT not in record:

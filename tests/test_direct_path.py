@@ -6,6 +6,7 @@ errors, same counts."""
 from __future__ import annotations
 
 import contextlib
+import decimal
 import io
 import json
 import logging
@@ -13,6 +14,7 @@ import typing as t
 
 import pytest
 import redis
+import simplejson
 from helpers import record_msg, schema_msg, state_msg
 from test_fast_path import PlainTargetRedis
 
@@ -20,6 +22,9 @@ from devtools.server import RedisServer
 from target_redis.direct import DirectRecords
 from target_redis.invalid import dead_letter_key
 from target_redis.target import TargetRedis
+
+
+D = decimal.Decimal
 
 
 class SdkPathTargetRedis(TargetRedis):
@@ -33,6 +38,7 @@ PATHS: dict[str, type[TargetRedis]] = {
     "sdk": SdkPathTargetRedis,
     "plain": PlainTargetRedis,
 }
+NUMBERS = [D("2.50"), D("1E+20"), D("-0.0"), D("0.0000001"), 7, D("-12.000"), None, 1e20]
 PROPS = {
     "id": {"type": "integer"},
     "name": {"type": ["null", "string"]},
@@ -58,7 +64,7 @@ def mixed_input(*, invalid: bool = True) -> list[dict]:
             record = {
                 "id": i % 9,
                 "name": f"n{i}" if i % 4 else None,
-                "score": json.loads(f"{i}.50") if i % 3 else 1e20,
+                "score": NUMBERS[i % len(NUMBERS)],
                 "at": "2024-05-01T10:00:00Z" if i != 5 else "yesterday",
                 "tags": ["a", str(i)],
             }
@@ -94,7 +100,7 @@ def run(path: str, config: dict, messages: list[dict]) -> Captured:
     root = logging.getLogger()
     root.addHandler(handler)
     error = None
-    text = "".join(json.dumps(m) + "\n" for m in messages)
+    text = "".join(simplejson.dumps(m, use_decimal=True) + "\n" for m in messages)
     try:
         with contextlib.redirect_stdout(out):
             target = PATHS[path](config=dict(config))
