@@ -75,11 +75,11 @@ class RedisSink(BatchSink):
         self._known_fields = set(properties)
         self._warned_dates: set[str] = set()
         self._open_schema = bool(self.schema.get("additionalProperties", False))
-        self._date_fields = {
-            name: kind
+        self._date_checks = tuple(
+            (name, kind, _PARSERS[kind])
             for name, prop in properties.items()
             if (kind := get_datelike_property_type(prop)) in _PARSERS
-        }
+        )
         self.progress = target.progress_for(stream_name)
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -135,11 +135,11 @@ class RedisSink(BatchSink):
                     self._warned_missing_fields.add(name)
 
     def _check_dates(self, record: dict) -> None:
-        for name, kind in self._date_fields.items():
+        for name, kind, parse in self._date_checks:
             value = record.get(name)
             if isinstance(value, str) and name not in self._warned_dates:
                 try:
-                    _PARSERS[kind](value)
+                    parse(value)
                 except ValueError:
                     self._warned_dates.add(name)
                     self.logger.warning(
