@@ -61,6 +61,10 @@ class Lane:
     debug: bool
     max_rows: int
     max_bytes: int
+    counter: t.Any
+    """The sink's record counter metric."""
+    max_age_seconds: float
+    """The SDK drains every sink when a record waited this long."""
 
 
 class DirectRecords:
@@ -108,8 +112,9 @@ class DirectRecords:
         sink.check_fields(record)
         context = sink._pending_batch or sink._get_context(record)
         sink.add_row(row, context)
-        sink.tally_record_read()
-        sink.record_counter_metric.increment()
+        sink._total_records_read += 1  # sink.tally_record_read(), inlined
+        sink._batch_records_read += 1
+        lane.counter.increment()
         if lane.debug:
             sink._after_process_record(context)
         if sink._batch_records_read >= lane.max_rows or (
@@ -121,8 +126,7 @@ class DirectRecords:
                 sink.current_size,
             )
             target.drain_one(sink)
-        age = (time.time() - target._last_full_drain_at) / 60
-        if age > target._MAX_RECORD_AGE_IN_MINUTES:
+        if time.time() - target._last_full_drain_at > lane.max_age_seconds:
             target._handle_max_record_age()
         target._records_since_state += 1
         return True
@@ -155,6 +159,8 @@ class DirectRecords:
             debug=sink.logger.isEnabledFor(logging.DEBUG),
             max_rows=sink.max_size,
             max_bytes=sink.max_bytes,
+            counter=sink.record_counter_metric,
+            max_age_seconds=target._MAX_RECORD_AGE_IN_MINUTES * 60,
         )
 
 

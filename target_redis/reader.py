@@ -99,7 +99,7 @@ class PlainReader(SimpleSingerReader):
         callbacks: dict[str, t.Callable[[dict], None]],
     ) -> t.Counter[str]:
         """As the SDK's, offering each line to ``direct`` first."""
-        stats: dict[str, int] = dict.fromkeys(("RECORD",), 0)
+        stats: t.Counter[str] = Counter()
         direct = self.direct
         for line in file_input or self.default_input:
             self._current_message = line
@@ -115,8 +115,8 @@ class PlainReader(SimpleSingerReader):
                 self._process_unknown_message(message)
             else:
                 callback(message)
-            stats[kind] = stats.get(kind, 0) + 1
-        return Counter(**{k: v for k, v in stats.items() if v})
+            stats[kind] += 1
+        return stats
 
     @staticmethod
     def assert_line_requires(line_dict: dict, requires: set[str]) -> None:

@@ -218,3 +218,18 @@ def test_failures_are_the_same_on_every_path(
     assert results["direct"].states == results["sdk"].states == results["plain"].states
     stored = {path: contents(r, path) for path in PATHS}
     assert stored["direct"] == stored["sdk"] == stored["plain"]
+
+
+def test_max_age_drains_are_the_same_on_every_path(
+    server: RedisServer, r: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A zero max age: the SDK drains every sink after each record, on either path.
+    monkeypatch.setattr(TargetRedis, "_MAX_RECORD_AGE_IN_MINUTES", 0.0)
+    results = {
+        path: run(path, server.config(namespace=path, stream_maps=MAPS), mixed_input(invalid=False))
+        for path in PATHS
+    }
+    assert results["direct"].states == results["sdk"].states == results["plain"].states
+    assert len(results["direct"].states) == 4  # one per STATE message: each came after a drain
+    stored = {path: contents(r, path) for path in PATHS}
+    assert stored["direct"] == stored["sdk"] == stored["plain"]
