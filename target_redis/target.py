@@ -171,6 +171,11 @@ class TargetRedis(Target):
         if unknown:
             self.logger.warning("Unknown settings ignored: %s", ", ".join(unknown))
 
+    @classmethod
+    def get_plugin_version(cls) -> str:
+        """The package's own version (no scan of installed packages' metadata)."""
+        return __version__
+
     # Settings
 
     def _check_fakeredis(self, shapes: list[StreamSettings]) -> None:

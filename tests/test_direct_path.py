@@ -23,7 +23,6 @@ from target_redis.direct import DirectRecords
 from target_redis.invalid import dead_letter_key
 from target_redis.target import TargetRedis
 
-
 D = decimal.Decimal
 
 
