@@ -106,7 +106,9 @@ class DirectRecords:
             for name in lane.key_properties:
                 if name not in record:
                     return False
-            row = sink.checked_row(record, message.time_extracted, record)
+            row = sink.plain_row(record, message.time_extracted) or sink.checked_row(
+                record, message.time_extracted, record
+            )
         except Exception:  # the SDK's path raises it, or sets the record aside
             return False
         sink.check_fields(record)

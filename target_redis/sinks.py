@@ -157,9 +157,23 @@ class RedisSink(BatchSink):
         row = self.checked_row(record, message.get("time_extracted"), message.get("record"))
         self.add_row(row, context)
 
+    def plain_row(self, record: dict, time_extracted: t.Any) -> Row | None:
+        """The Row of a record whose row needs only its JSON (``plain_rows``, not a
+        delete, far below Redis's size limit); None for any other record."""
+        if not self.plain_rows or record.get(rows_module.DELETED_AT) is not None:
+            return None
+        text = self.encode(record)
+        if len(text) * 4 > self.max_record_bytes:
+            return None
+        return Row(text, self._emitted_at(time_extracted))
+
     def checked_row(self, record: dict, time_extracted: t.Any, source: t.Any) -> Row:
         """The record's Row (``source``: the record as the tap sent it); BadInputError
         if Redis would refuse it for its size."""
+        if source is record:
+            row = self.plain_row(record, time_extracted)
+            if row is not None:
+                return row
         row = self._row(record, time_extracted, source)
         size = len(row.text)
         if size * 4 > self.max_record_bytes and len(row.text.encode()) > self.max_record_bytes:
@@ -192,8 +206,6 @@ class RedisSink(BatchSink):
         deleted_at = record.get(rows_module.DELETED_AT)
         if deleted_at is None and source is not record:
             deleted_at = source.get(rows_module.DELETED_AT) if isinstance(source, dict) else None
-        if deleted_at is None and self.plain_rows:
-            return Row(self.encode(record), self._emitted_at(time_extracted))
         deleted = deleted_at is not None
         if deleted and rows_module.DELETED_AT not in record:
             # A stream map dropped it: keep the mark, or the delete would read as a row.
