@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FAST=(tests/test_layouts.py tests/test_writer_fake.py tests/test_golden_layout.py
       tests/test_load_methods.py tests/test_key_spaces.py tests/test_fast_path.py
-      tests/test_fidelity.py)  # ~30 s a version; the rest runs on the default one
+      tests/test_fidelity.py tests/test_direct_path.py tests/test_schema_types.py
+      tests/test_pipelines.py)  # ~45 s a version; the rest runs on the default one
 default=$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 ran=("$default (whole suite, scripts/test.sh)") missing=()
 for version in 3.10 3.11 3.12 3.13; do
