@@ -4,9 +4,9 @@
 Only schemas made of ``type``, ``properties``, ``required``, ``items``,
 ``additionalProperties`` and annotations translate (anything else gives None, and the
 compiled validator does all the work). The type is never more lenient than the
-schema: what it accepts, jsonschema accepts. It may be stricter (``1.0`` is a JSON
-Schema integer, an integer beyond 64 bits is valid, msgspec refuses both), so a
-refusal is only a reason to ask the compiled validator, which decides.
+schema: what it accepts, jsonschema accepts. It may be stricter (``1e400`` is a valid
+JSON Schema number, out of range for msgspec), so a refusal is only a reason to ask
+the compiled validator, which decides.
 """
 
 from __future__ import annotations

@@ -146,3 +146,14 @@ def test_integer_edge_cases(text: bytes, valid: bool) -> None:
     check = _checker(CompiledValidator(schema))
     assert check(msgspec.Raw(text), DECODER.decode(text)) is valid
     assert sdk_decision(schema, DECODER.decode(text)) is valid
+
+
+def test_a_number_msgspec_cannot_hold_is_judged_by_the_validator() -> None:
+    schema = {"type": "object", "properties": {"x": {"type": "number"}}}
+    text = b'{"x": 1e400}'
+    decoder = record_decoder(schema)
+    assert decoder is not None
+    with pytest.raises(msgspec.ValidationError):
+        decoder.decode(text)
+    assert _checker(CompiledValidator(schema))(msgspec.Raw(text), DECODER.decode(text)) is True
+    assert sdk_decision(schema, DECODER.decode(text)) is True
