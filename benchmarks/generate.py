@@ -14,55 +14,61 @@ import sys
 import typing as t
 
 STREAM = "orders"
-SCHEMA = {
-    "type": "SCHEMA",
-    "stream": STREAM,
-    "key_properties": ["id"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "order_ref": {"type": "string"},
-            "customer": {
+
+
+def schema_message(properties: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The stream's SCHEMA message, keyed by ``id``."""
+    return {
+        "type": "SCHEMA",
+        "stream": STREAM,
+        "key_properties": ["id"],
+        "schema": {"type": "object", "properties": properties},
+    }
+
+
+SCHEMA = schema_message(
+    {
+        "id": {"type": "integer"},
+        "order_ref": {"type": "string"},
+        "customer": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "email": {"type": ["null", "string"]},
+                "tier": {"type": "string"},
+            },
+        },
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": ["null", "string"], "format": "date-time"},
+        "amount": {"type": "number"},
+        "tax_rate": {"type": "number"},
+        "paid": {"type": "boolean"},
+        "status": {"type": "string"},
+        "items": {
+            "type": "array",
+            "items": {
                 "type": "object",
                 "properties": {
-                    "name": {"type": "string"},
-                    "email": {"type": ["null", "string"]},
-                    "tier": {"type": "string"},
+                    "sku": {"type": "string"},
+                    "qty": {"type": "integer"},
+                    "price": {"type": "number"},
                 },
             },
-            "created_at": {"type": "string", "format": "date-time"},
-            "updated_at": {"type": ["null", "string"], "format": "date-time"},
-            "amount": {"type": "number"},
-            "tax_rate": {"type": "number"},
-            "paid": {"type": "boolean"},
-            "status": {"type": "string"},
-            "items": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "sku": {"type": "string"},
-                        "qty": {"type": "integer"},
-                        "price": {"type": "number"},
-                    },
-                },
-            },
-            "shipping": {
-                "type": ["null", "object"],
-                "properties": {
-                    "city": {"type": "string"},
-                    "country": {"type": "string"},
-                    "geo": {
-                        "type": "object",
-                        "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
-                    },
-                },
-            },
-            "note": {"type": ["null", "string"]},
         },
-    },
-}
+        "shipping": {
+            "type": ["null", "object"],
+            "properties": {
+                "city": {"type": "string"},
+                "country": {"type": "string"},
+                "geo": {
+                    "type": "object",
+                    "properties": {"lat": {"type": "number"}, "lon": {"type": "number"}},
+                },
+            },
+        },
+        "note": {"type": ["null", "string"]},
+    }
+)
 CITIES = [("Lisboa", "PT"), ("Zürich", "CH"), ("Kraków", "PL"), ("Oslo", "NO"), ("東京", "JP")]
 STATUSES = ["new", "paid", "shipped", "delivered", "returned"]
 
@@ -104,25 +110,19 @@ def record(i: int, rng: random.Random) -> dict[str, t.Any]:
     }
 
 
-NARROW_SCHEMA = {
-    "type": "SCHEMA",
-    "stream": STREAM,
-    "key_properties": ["id"],
-    "schema": {
-        "type": "object",
-        "properties": {
-            "id": {"type": ["null", "integer"]},
-            "email": {"type": ["null", "string"]},
-            "full_name": {"type": ["null", "string"]},
-            "country_code": {"type": ["null", "string"]},
-            "plan": {"type": ["null", "string"]},
-            "signed_up_at": {"type": ["null", "string"], "format": "date-time"},
-            "lifetime_value": {"type": ["null", "number"]},
-            "active": {"type": ["null", "boolean"]},
-            "referrer": {"type": ["null", "string"]},
-        },
-    },
-}
+NARROW_SCHEMA = schema_message(
+    {
+        "id": {"type": ["null", "integer"]},
+        "email": {"type": ["null", "string"]},
+        "full_name": {"type": ["null", "string"]},
+        "country_code": {"type": ["null", "string"]},
+        "plan": {"type": ["null", "string"]},
+        "signed_up_at": {"type": ["null", "string"], "format": "date-time"},
+        "lifetime_value": {"type": ["null", "number"]},
+        "active": {"type": ["null", "boolean"]},
+        "referrer": {"type": ["null", "string"]},
+    }
+)
 PLANS = ["free", "starter", "team", "business", "enterprise"]
 
 
