@@ -131,28 +131,19 @@ class HashType(RecordType):
         if row.fields is not None:
             write: Command = (self.hash_set, key, *row.fields) if row.fields else ("DEL", key)
             return [write, *self.expire(key)]
-        fields = (AB_ID, str(ab_id), EMITTED_AT, str(row.emitted_at), DATA, row.text)
-        return [(self.hash_set, key, *fields), *self.expire(key)]
+        return [self._airbyte_hset(key, ab_id, row), *self.expire(key)]
 
     def id_commands(self, prefix: str, first_id: int, rows: t.Sequence[Row]) -> list[Command]:
         """Commands writing ``rows`` at ``prefix`` + consecutive ids (one HSET each
         when there is no TTL and the rows are Airbyte's layout)."""
         if self.ttl_seconds or (rows and rows[0].fields is not None):
             return super().id_commands(prefix, first_id, rows)
-        hset = self.hash_set
-        return [
-            (
-                hset,
-                f"{prefix}{ab_id}",
-                AB_ID,
-                str(ab_id),
-                EMITTED_AT,
-                str(row.emitted_at),
-                DATA,
-                row.text,
-            )
-            for ab_id, row in enumerate(rows, start=first_id)
-        ]
+        hset = self._airbyte_hset
+        return [hset(f"{prefix}{ab_id}", ab_id, row) for ab_id, row in enumerate(rows, first_id)]
+
+    def _airbyte_hset(self, key: str, ab_id: int, row: Row) -> Command:
+        fields = (AB_ID, str(ab_id), EMITTED_AT, str(row.emitted_at), DATA, row.text)
+        return (self.hash_set, key, *fields)
 
     def keyed_commands(self, key: str, ab_id: int, row: Row, *, merge: bool) -> list[Command]:
         """A hash of the record's fields is built aside and RENAMEd over the key, so

@@ -41,7 +41,6 @@ class Envelope(msgspec.Struct):
 
 
 _ENVELOPE = msgspec.json.Decoder(Envelope, float_hook=number)
-_NOT_PLAIN = None
 _UNKNOWN: t.Final = object()
 
 
@@ -106,9 +105,7 @@ class DirectRecords:
             for name in lane.key_properties:
                 if name not in record:
                     return False
-            row = sink.plain_row(record, message.time_extracted) or sink.checked_row(
-                record, message.time_extracted, record
-            )
+            row = sink.checked_row(record, message.time_extracted, record)
         except Exception:  # the SDK's path raises it, or sets the record aside
             return False
         sink.check_fields(record)
@@ -137,20 +134,20 @@ class DirectRecords:
         target = self.target
         maps = target.mapper.stream_maps.get(stream) or []
         if len(maps) != 1:
-            return _NOT_PLAIN
+            return None
         (stream_map,) = maps
         if (
             type(stream_map) is not SameRecordTransform
             or stream_map.flattening_enabled
             or stream_map.stream_alias != stream
         ):
-            return _NOT_PLAIN
+            return None
         sink = target._sinks_active.get(stream)
         if type(sink) is not RedisSink or sink.include_sdc_metadata_properties:
-            return _NOT_PLAIN
+            return None
         validator = sink._validator
         if validator is not None and not isinstance(validator, CompiledValidator):
-            return _NOT_PLAIN
+            return None
         # Numbers are read only by keys, fields, scores and the validator's dict.
         reads_numbers = not sink.plain_rows or (validator is not None and validator.decoder is None)
         return Lane(

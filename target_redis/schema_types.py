@@ -12,7 +12,6 @@ the compiled validator, which decides.
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 import typing as t
 
@@ -31,7 +30,6 @@ _SCALARS: dict[str, t.Any] = {
     "integer": int,
     "string": str,
 }
-_names = itertools.count()
 
 
 class Unsupported(Exception):
@@ -104,7 +102,7 @@ def _object(schema: dict[str, t.Any]) -> t.Any:
         else:
             fields.append((f"f{index}", kind, msgspec.field(default=msgspec.UNSET, name=name)))
     fields.sort(key=lambda field: field[2].default is not msgspec.NODEFAULT)  # required first
-    return msgspec.defstruct(f"Record{next(_names)}", fields, gc=False)
+    return msgspec.defstruct("Record", fields, gc=False)
 
 
 def _array(schema: dict[str, t.Any]) -> t.Any:

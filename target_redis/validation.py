@@ -40,15 +40,9 @@ class CompiledValidator(BaseJSONSchemaValidator):
 
     def accepts(self, record: dict[str, t.Any]) -> bool:
         """Whether the record is valid (``validate`` says why not)."""
-        if self._fallback is not None:
-            try:
-                self._fallback.validate(record)
-            except InvalidRecord:
-                return False
-            return True
         try:
-            self._check(record)
-        except fastjsonschema.JsonSchemaValueException:
+            self.validate(record)
+        except InvalidRecord:
             return False
         return True
 
