@@ -58,6 +58,11 @@ class CacheType:
             copy=server.version >= (6, 2),
         )
 
+    def uses_ids(self, fields: bool) -> bool:
+        """Whether a record keyed by primary key or template stores an id from the
+        counter (``_airbyte_ab_id``); ``fields``: ``record_format: fields``."""
+        return False
+
     def expire(self, key: str) -> list[Command]:
         """EXPIRE for ``key`` when ``ttl_seconds`` is set (a rewrite refreshes it)."""
         return [("EXPIRE", key, str(self.ttl_seconds))] if self.ttl_seconds else []
@@ -125,6 +130,10 @@ class HashType(RecordType):
     name = "hash"
     summary = "`hash` (Airbyte's layout)"
     redis_type = "hash"
+
+    def uses_ids(self, fields: bool) -> bool:
+        """The Airbyte layout's ``_airbyte_ab_id``."""
+        return not fields
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """HSET of the three Airbyte fields, or of the record's own fields."""

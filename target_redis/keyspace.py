@@ -44,6 +44,31 @@ class KeySpace:
         return side_key(self.namespace, self.stream, "lease")
 
     @property
+    def index_key(self) -> str:
+        """A SET of every record key the stream wrote by primary key or key template."""
+        return side_key(self.namespace, self.stream, "keys")
+
+    @property
+    def issued_key(self) -> str:
+        """How many ids target-redis handed out (advanced with the counter, in one MULTI)."""
+        return side_key(self.namespace, self.stream, "issued")
+
+    @property
+    def extended_key(self) -> str:
+        """A SET of the streams whose names extend this one's after a ``:``."""
+        return side_key(self.namespace, self.stream, "extended-by")
+
+    def extends(self) -> list[KeySpace]:
+        """The streams whose names this one's extends (``a`` and ``a:b`` for ``a:b:c``)."""
+        parts = self.stream.split(":")
+        names = [":".join(parts[:n]) for n in range(1, len(parts))]
+        return [KeySpace(self.namespace, name) for name in names if name]
+
+    def written_key(self, run_id: str) -> str:
+        """A SET of the keys overwrite run ``run_id`` wrote."""
+        return side_key(self.namespace, self.stream, f"written:{run_id}")
+
+    @property
     def pattern(self) -> str:
         """SCAN pattern of every key under ``N:S:``."""
         return records_pattern(self.namespace, self.stream)

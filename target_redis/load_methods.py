@@ -25,24 +25,25 @@ from target_redis import rows as rows_module
 from target_redis.cache_types import CACHE_TYPES, RecordType, SingleKeyType, SortedSetType
 from target_redis.errors import REDIS_ERRORS, RejectedRecord, TargetRedisError
 from target_redis.keys import aside_key, encode_pk, parse_id_suffix
-from target_redis.keyspace import key_kind
 from target_redis.manifest import (
     IDS,
     PRIMARY_KEY,
     SINGLE_KEY,
     TEMPLATE,
+    UNKNOWN,
     Manifest,
     conflicts,
     held_without_manifest,
 )
-from target_redis.templates import KeyTemplate
+from target_redis.ownership import Ownership
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
     from target_redis.keyspace import KeySpace
     from target_redis.lease import Lease
     from target_redis.rows import Command, Row
-    from target_redis.writer import Writer
+    from target_redis.templates import KeyTemplate
+    from target_redis.writer import StreamFacts, Writer
 
 TEMP_KEY_SECONDS = 86_400
 """A crashed single-key overwrite's temporary key expires after a day."""
@@ -76,6 +77,8 @@ class StreamSetup:
     """``on_update: merge``: a record's properties are laid over the stored ones."""
     bookmarks: tuple[str, ...] = ()
     """The SCHEMA's ``bookmark_properties`` (an incremental stream)."""
+    known_streams: set[str] = dataclasses.field(default_factory=set)
+    """The streams of the namespace started in this run (shared by its streams)."""
 
 
 class LoadMethod:
@@ -94,6 +97,7 @@ class LoadMethod:
         self.writer = setup.writer
         self.keys = SINGLE_KEY if setup.cache.single_key else IDS
         self.held: Manifest | None = None
+        self.owner = Ownership(setup.space, setup.writer, setup.run_id)
         self._manifest_due = True
         self._last_id = 0
 
@@ -105,29 +109,112 @@ class LoadMethod:
     # Start
 
     def start(self) -> None:
-        """First SCHEMA of the stream in this run: read what the stream holds and
-        refuse (before writing anything) when this run would mix key schemes."""
-        fields, key_type, lease = self.writer.read_stream(
-            self.space.manifest_key, self.space.key, self.space.lease_key
+        """First SCHEMA of the stream in this run: check its name against the others of
+        its namespace, read what the stream holds and refuse (before writing anything)
+        when this run would mix key schemes or write next to another writer's ids."""
+        self._check_brace()
+        space = self.space
+        facts = self.writer.read_stream(
+            space.manifest_key, space.key, space.lease_key, space.issued_key, space.extended_key
         )
-        if lease is not None and lease.holder != self.setup.run_id:
-            raise TargetRedisError(self._busy(lease))
-        self.held = Manifest.from_fields(fields)
+        self._check_name(facts)
+        if facts.lease is not None and facts.lease.holder != self.setup.run_id:
+            raise TargetRedisError(self._busy(facts.lease))
+        self.held = Manifest.from_fields(facts.manifest)
         if self.held is None:
             single = {c.redis_type: c.name for c in CACHE_TYPES.values() if c.single_key}
-            self.held = held_without_manifest(key_type, single)
+            self.held = held_without_manifest(facts.key_type, single)
             if self.held is not None:
                 self.setup.logger.info(
                     "Stream '%s' has no manifest: adopting the %s it holds (%s).",
                     self.stream,
                     self.held.describe(),
-                    self.space.key,
+                    space.key,
                 )
         self.choose_keys()
         self._check_schema()
         planned = self.planned()
         if not self.replaces_key_space and conflicts(self.held, planned):
             raise TargetRedisError(self._refusal(planned))
+        self._check_other_writer(facts, planned)
+        self._adopt()
+
+    def _check_brace(self) -> None:
+        """Refuse a name starting with ``{``: the target's side keys start with ``N:{``."""
+        if self.stream.startswith("{"):
+            msg = (
+                f"Stream '{self.stream}': stream names starting with '{{' are reserved "
+                f"(the target's own keys start with '{self.space.namespace}:{{'). Rename it "
+                'with a stream map: {"stream_maps": {"<name>": {"__alias__": "<new name>"}}}.'
+            )
+            raise TargetRedisError(msg)
+
+    def _check_name(self, facts: StreamFacts) -> None:
+        """Refuse a name that extends, or is extended by, the name of a stream known in
+        the namespace (this run's, or one whose manifest says so) after a ``:``."""
+        known = self.setup.known_streams
+        shorter = self.space.extends()
+        written = self.writer.exist_each([space.manifest_key for space in shorter])
+        found = {space.stream for space, w in zip(shorter, written, strict=True) if w}
+        names = facts.extended_by | known | found
+        for other in sorted(names - {self.stream}):
+            if other.startswith(self.stream + ":") or self.stream.startswith(other + ":"):
+                msg = (
+                    f"Stream '{self.stream}' and stream '{other}' in namespace "
+                    f"'{self.space.namespace}': one name extends the other after ':', so "
+                    "their keys can be the same keys. Nothing was written. Give one of them "
+                    "a namespace of its own (setting 'streams'), or rename it with a stream "
+                    "map."
+                )
+                raise TargetRedisError(msg)
+        known.add(self.stream)
+
+    def _check_other_writer(self, facts: StreamFacts, planned: Manifest) -> None:
+        """Keys by primary key share ``N:S:`` with ids: refuse when another writer took
+        ids from the counter beyond those target-redis issued (its records could be
+        overwritten). A manifest written before 0.3 has no such record: it starts now."""
+        held, counter, issued = self.held, facts.counter, facts.issued
+        if planned.keys != PRIMARY_KEY or held is None or counter is None:
+            return
+        if issued is None and not held.key_index:
+            self.writer.run([("SET", self.space.issued_key, str(counter), "NX")])
+            return
+        if counter > (issued or 0) and not self.replaces_key_space:
+            msg = (
+                f"Stream '{self.stream}': another writer appended records to its key space "
+                f"(its counter {self.space.key} is at {counter}, ids issued by target-redis: "
+                f"{issued or 0}); {self.name} by primary key could overwrite them. Nothing "
+                "was written. To convert the stream, run it once with load_method: "
+                "overwrite and overwrite_keys: primary-key."
+            )
+            raise TargetRedisError(msg)
+
+    def _adopt(self) -> None:
+        """A key space written before 0.3 has no record of its keys: adopt the
+        primary-key records under ``N:S:``; a key template's cannot be told apart."""
+        held = self.held
+        if held is None or held.key_index or held.keys not in (PRIMARY_KEY, TEMPLATE):
+            return
+        if held.keys == PRIMARY_KEY:
+            count = self.owner.adopt()
+            self.setup.logger.info(
+                "Stream '%s': recorded the %d keys it holds under %s: (written before "
+                "target-redis kept a record of them) in %s.",
+                self.stream,
+                count,
+                self.space.key,
+                self.space.index_key,
+            )
+            return
+        self.setup.warn_once(
+            f"template-0.2:{self.stream}",
+            "Stream '%s' was written with key_template %r before target-redis kept a "
+            "record of the keys a stream writes: keys of that shape written before this run "
+            "are left alone by overwrite, deletes and ACTIVATE_VERSION (other writers' keys "
+            "can have the same shape). Remove leftovers by hand if you know they are its own.",
+            self.stream,
+            held.key_template,
+        )
 
     def _check_schema(self) -> None:
         """Placeholders and the score field must name properties of the stream."""
@@ -155,10 +242,20 @@ class LoadMethod:
 
     def planned(self) -> Manifest:
         """The manifest of what this run writes."""
-        columns = self.setup.key_properties if self.keys == PRIMARY_KEY else ()
-        template = self.setup.template.text if self.setup.template is not None else ""
+        template = self.setup.template
+        columns: tuple[str, ...] = ()
+        if self.keys == PRIMARY_KEY:
+            columns = self.setup.key_properties
+        elif self.keys == TEMPLATE and template is not None:
+            columns = tuple(template.placeholders)
         return Manifest(
-            self.cache.name, self.keys, columns, self.name, self.setup.record_format, template
+            self.cache.name,
+            self.keys,
+            columns,
+            self.name,
+            self.setup.record_format,
+            template.text if template is not None else "",
+            key_index=self.space.index_key,
         )
 
     def _refusal(self, planned: Manifest) -> str:
@@ -290,22 +387,48 @@ class LoadMethod:
                 entry = plan[pk]
                 entry.row = rows_module.merge_into_stored(data, t.cast("Row", entry.row))
         writes = rows_module.count_writes(plan)
-        ab_id = self.reserve_ids(writes) if writes else 0
-        commands = self._manifest_commands()
+        ab_id = self.reserve_ids(writes) if writes and self.cache.uses_ids(self._fields) else 0
+        written = [self.key_of(pk) for pk, entry in plan.items() if entry.row is not None]
+        deleted = self._owned_deletes([self.key_of(pk) for pk, e in plan.items() if not e.row])
+        commands = self._manifest_commands() + self.claim(written)
         for pk, entry in plan.items():
             key = self.key_of(pk)
             if entry.row is None:
-                commands.append((self.writer.delete_command, key))
+                if key in deleted:
+                    commands.append((self.writer.delete_command, key))
             else:
                 merge = self.setup.merge or (entry.merge_stored and entry.row.fields is not None)
                 commands += self.record_commands(key, ab_id, entry.row, merge=merge)
                 ab_id += 1
+        commands += self.owner.forget(sorted(deleted))
         self.writer.run(
             [*commands, *(self._expire_stream_keys() if writes else [])],
             defer=self._failed(rows),
         )
-        self.wrote_keys([self.key_of(pk) for pk, e in plan.items() if e.row])
         return len(plan)
+
+    @property
+    def _fields(self) -> bool:
+        return self.setup.record_format == "fields"
+
+    def claim(self, keys: list[str]) -> list[Command]:
+        """Commands recording ``keys`` as the stream's, ahead of writing them."""
+        return self.owner.claim(keys)
+
+    def _owned_deletes(self, keys: list[str]) -> set[str]:
+        """Those of the keys to delete that the stream wrote; the others stay."""
+        if not keys:
+            return set()
+        owned = set(self.owner.owned(keys))
+        if len(owned) < len(keys):
+            self.setup.warn_once(
+                f"foreign-delete:{self.stream}",
+                "Stream '%s': a delete names a key this stream never wrote (e.g. %s); it "
+                "was left in place (a stream deletes only its own keys).",
+                self.stream,
+                next(key for key in keys if key not in owned),
+            )
+        return owned
 
     def _write_single(self, rows: list[Row]) -> int:
         if not rows:
@@ -320,7 +443,7 @@ class LoadMethod:
         key = self.single_key()
         commands = self._manifest_commands() + cache.add_commands(key, kept)
         commands += cache.remove_commands(key, removed)
-        if key != self.space.key:  # a temporary key: a crashed run's leftover expires
+        if key != self.final_key():  # a temporary key: a crashed run's leftover expires
             commands.append(("EXPIRE", key, str(TEMP_KEY_SECONDS)))
         commands += self.cache.expire(self.space.manifest_key) + self.upkeep()
         self.writer.run(commands, transaction=cache.transactional)
@@ -346,8 +469,9 @@ class LoadMethod:
 
     def _expire_stream_keys(self) -> list[Command]:
         # With ttl_seconds, counter and manifest outlive every record they describe.
-        keys = self.cache.expire(self.space.key) + self.cache.expire(self.space.manifest_key)
-        return keys + self.upkeep()
+        space, expire = self.space, self.cache.expire
+        keys = expire(space.key) + expire(space.issued_key) + expire(space.manifest_key)
+        return keys + expire(space.index_key) + self.upkeep()
 
     def upkeep(self) -> list[Command]:
         """Commands sent with every batch (an overwrite renews its lease)."""
@@ -362,18 +486,20 @@ class LoadMethod:
     def reserve_ids(self, count: int) -> int:
         """Advance the counter by ``count`` (one INCRBY); the first id. A counter
         that went back (Redis lost it) stops the run before an id is used twice."""
-        first = self.writer.reserve_ids(self.space.key, count)
-        if first <= self._last_id:
+        first, issued = self.writer.reserve_ids(self.space.key, self.space.issued_key, count)
+        last = first + count - 1
+        if first <= self._last_id or last < issued:
+            used = max(self._last_id, issued - count)
             msg = (
                 f"Stream '{self.stream}': Redis lost the stream's counter {self.space.key} "
-                f"(it handed out id {first} after this run had used ids up to "
-                f"{self._last_id}): a restart without persistence, a FLUSH, or a failover "
-                f"without replication. Ids {first}-{self._last_id} would be reused and "
-                "overwrite records; nothing more was written. Resume the tap from a state "
-                "emitted before this run."
+                f"(it handed out id {first} after ids up to {used} were used): a restart "
+                "without persistence, a FLUSH, a failover without replication, or another "
+                f"writer that replaced or deleted the key. Ids {first}-{used} would be "
+                "reused and overwrite records; nothing more was written. Resume the tap from "
+                "a state emitted before this run."
             )
             raise TargetRedisError(msg)
-        self._last_id = first + count - 1
+        self._last_id = last
         return first
 
     def single_key(self) -> str:
@@ -388,9 +514,6 @@ class LoadMethod:
     def wrote_ids(self, first_id: int, count: int) -> None:
         """Ids ``first_id`` .. ``first_id + count - 1`` were written."""
 
-    def wrote_keys(self, keys: list[str]) -> None:
-        """These record keys were written."""
-
     def _manifest_commands(self) -> list[Command]:
         """The manifest's HSET, once per run, ahead of the first batch."""
         if not self._manifest_due:
@@ -403,6 +526,9 @@ class LoadMethod:
         fields = manifest.fields(self.stream, self.space.namespace, self.setup.version)
         pairs = [part for item in fields.items() for part in item]
         commands: list[Command] = [(self.cache.hash_set, self.space.manifest_key, *pairs)]
+        for shorter in self.space.extends():  # tell each stream this name extends
+            commands.append(("SADD", shorter.extended_key, self.stream))
+            commands += self.cache.expire(shorter.extended_key)
         if not manifest.mixed_with:
             commands.append(("HDEL", self.space.manifest_key, "mixed_with"))
         return commands
@@ -412,26 +538,37 @@ class LoadMethod:
     def finish(self) -> None:
         """At a successful end of input (after the last batch was written)."""
 
-    def own_records(self, redis_type: str | None = None) -> list[str]:
-        """Every record key the stream holds (SCAN): under ``N:S:``, and the keys of its
-        key template (this run's, and the one its manifest names)."""
-        keys = self.writer.scan(self.space.pattern)
-        found = self.space.own_records(keys, self.writer, redis_type)
-        texts = {self.setup.template.text} if self.setup.template is not None else set()
-        if self.held is not None and self.held.key_template and self.held.keys == TEMPLATE:
-            texts.add(self.held.key_template)
-        for text in texts:
-            template = KeyTemplate(text)
-            if template.literal is not None:
-                continue
-            shaped = [key for key in self.writer.scan(template.glob()) if template.matches(key)]
-            facts = self.writer.types_and_values(shaped)
-            found += [
-                key
-                for key, (kind, value) in zip(shaped, facts, strict=True)
-                if key_kind(kind, value) == "record" and redis_type in (None, kind)
-            ]
-        return sorted(set(found))
+    def owned_chunks(
+        self, redis_type: str | None = None, counter: int | None = None
+    ) -> t.Iterator[list[str]]:
+        """Every record key the stream owns (of ``redis_type`` only, when given), a
+        chunk at a time: those its key index names, and its id keys where it held or
+        writes ids (ownership.py)."""
+        held = self.held
+        legacy = held is not None and held.keys == UNKNOWN
+        ids = self.keys == IDS or (held is not None and (held.keys == IDS or bool(held.mixed_with)))
+        if counter is None and ids and not legacy:
+            counter = self.writer.counter(self.space.key)
+        return self.owner.chunks(ids=ids, legacy=legacy, counter=counter, redis_type=redis_type)
+
+
+    def retire(self, version: int, encode: t.Callable[[dict], str]) -> int:
+        """ACTIVATE_VERSION: delete (``hard_delete``) or mark deleted the stream's records
+        whose ``_sdc_table_version`` is missing or older than ``version``; how many."""
+        cache = t.cast("RecordType", self.cache)
+        touched = 0
+        for chunk in self.owned_chunks(cache.redis_type):
+            count, deleted = self.writer.retire_versions(
+                cache,
+                chunk,
+                version,
+                hard_delete=self.setup.hard_delete,
+                encode=encode,
+                fields=self._fields,
+            )
+            self.writer.run(self.owner.forget(deleted))
+            touched += count
+        return touched
 
 
 class AppendOnly(LoadMethod):
@@ -462,7 +599,6 @@ class Overwrite(LoadMethod):
         """Tracks what this run writes (id ranges, or keys), to keep only those."""
         super().__init__(setup)
         self._id_ranges: list[tuple[int, int]] = []
-        self._keys_written: set[str] = set()
         self._drop_single_key = False
         self._clear_first = False
         self._leased = False
@@ -584,13 +720,20 @@ class Overwrite(LoadMethod):
         """Remember the range: these are the keys to keep."""
         self._id_ranges.append((first_id, first_id + count - 1))
 
-    def wrote_keys(self, keys: list[str]) -> None:
-        """Remember the keys: these are the ones to keep."""
-        self._keys_written.update(keys)
+    def claim(self, keys: list[str]) -> list[Command]:
+        """As any load method's, and as keys this run wrote (kept in Redis, not here)."""
+        return self.owner.claim(keys, run=True)
 
-    def _mine(self, key: str) -> bool:
-        if self.keys in (PRIMARY_KEY, TEMPLATE):
-            return key in self._keys_written
+    def _stale(self, keys: list[str]) -> list[str]:
+        """Those of the stream's ``keys`` this run did not write."""
+        written = self.owner.written_by_run(keys)
+        return [
+            key
+            for key, by_run in zip(keys, written, strict=True)
+            if not by_run and not self._in_ranges(key)
+        ]
+
+    def _in_ranges(self, key: str) -> bool:
         ab_id = parse_id_suffix(key, self.space.key)
         return ab_id is not None and any(low <= ab_id <= high for low, high in self._id_ranges)
 
@@ -605,6 +748,7 @@ class Overwrite(LoadMethod):
                 "another run may have taken it); the old records were left in place."
             )
             raise TargetRedisError(msg)
+        counter = self.writer.counter(self.space.key)  # before a single key replaces it
         if self.cache.single_key:
             swapped = self.writer.swap_in(
                 self.single_key(), self.final_key(), self.cache.ttl_seconds
@@ -614,11 +758,23 @@ class Overwrite(LoadMethod):
             )
         if self._drop_single_key:  # no record this run: the old single key goes too
             self.writer.remove([self.space.key])
-        stale = [key for key in self.own_records() if not self._mine(key)]
-        removed = self.writer.remove(stale)
+        removed = 0
+        for chunk in self.owned_chunks(counter=counter):
+            stale = self._stale(chunk)
+            removed += self.writer.remove(stale)
+            self.writer.run(self.owner.forget(stale))
         manifest = dataclasses.replace(self.planned(), mixed_with="")
+        issued: list[Command] = []
+        if counter is not None and not self.cache.single_key:
+            issued = [("SET", self.space.issued_key, str(counter))]
+            issued += self.cache.expire(self.space.issued_key)
         self.writer.run(
-            [*self.manifest_commands(manifest), *self.cache.expire(self.space.manifest_key)]
+            [
+                *self.manifest_commands(manifest),
+                *self.cache.expire(self.space.manifest_key),
+                *issued,  # what the counter handed out is this stream's now
+                *self.owner.drop_run(),
+            ]
         )
         self.release()
         self.setup.logger.info(

@@ -37,6 +37,9 @@ class Manifest:
     key's (a template without placeholders)."""
     mixed_with: str = ""
     """Set while an overwrite that changes the scheme has not finished: what it replaces."""
+    key_index: str = ""
+    """The SET of record keys the stream wrote (ownership.py); empty in manifests written
+    before 0.3, which kept no such record."""
 
     def describe(self) -> str:
         """``hash records keyed by ids``, ``a list at the stream's key``..."""
@@ -75,6 +78,7 @@ class Manifest:
             "load_method": self.load_method,
             "record_format": self.record_format,
             "key_template": self.key_template,
+            "key_index": self.key_index,
             "written_by": f"target-redis {version}",
             "updated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec="seconds"
@@ -101,6 +105,7 @@ class Manifest:
             record_format=fields.get("record_format") or "airbyte",
             key_template=fields.get("key_template", ""),
             mixed_with=fields.get("mixed_with", ""),
+            key_index=fields.get("key_index", ""),
         )
 
 
@@ -120,10 +125,11 @@ def held_without_manifest(
 
 
 def conflicts(held: Manifest | None, planned: Manifest) -> bool:
-    """Whether writing ``planned`` next to ``held`` would mix key schemes (a stream
-    without a manifest is adopted by any run writing the same shape of keys)."""
+    """Whether writing ``planned`` next to ``held`` would mix key schemes. A stream
+    without a manifest whose ``N:S`` is a counter is adopted by ids only: its keys could
+    be counter ids, which keys by primary key or template would be written next to."""
     if held is None:
         return False
     if held.keys == UNKNOWN:
-        return planned.keys == SINGLE_KEY
+        return planned.keys != IDS
     return bool(held.mixed_with) or not held.same_space(planned)

@@ -34,7 +34,8 @@ if t.TYPE_CHECKING:
 # Commands whose only key is their first argument: their node is the key's slot owner.
 SINGLE_KEY_COMMANDS = frozenset(
     {
-        *("HSET", "HMSET", "SET", "JSON.SET", "SADD", "RPUSH", "XADD", "INCRBY", "ZADD", "ZREM"),
+        *("HSET", "HMSET", "SET", "JSON.SET", "SADD", "SREM", "RPUSH", "XADD", "INCRBY"),
+        *("ZADD", "ZREM"),
         *("EXPIRE", "PERSIST", "UNLINK", "DEL", "HDEL", "JSON.MERGE"),
         # two keys, one slot (the second is built with the first's hash tag)
         *("COPY", "RENAME"),

@@ -306,14 +306,7 @@ class RedisSink(BatchSink):
             )
             raise BadInputError(msg)
         self.target.drain_one(self)
-        removed = self.load.writer.retire_versions(
-            cache,
-            self.load.own_records(cache.redis_type),
-            new_version,
-            hard_delete=self.load.setup.hard_delete,
-            encode=self.encode,
-            fields=self._fields,
-        )
+        removed = self.load.retire(new_version, self.encode)
         self.logger.info(
             "Stream '%s': version %d active; %d records of older versions %s.",
             self.stream_name,

@@ -149,6 +149,7 @@ class TargetRedis(Target):
         self.loads: dict[str, LoadMethod] = {}
         self._bookmark_properties: dict[str, tuple[str, ...]] = {}
         self._started: set[str] = set()
+        self._known_streams: dict[str, set[str]] = {}
         self._run_id = uuid.uuid4().hex[:12]
         self._warned: set[str] = set()
         self.invalid = InvalidRecords(
@@ -399,6 +400,7 @@ class TargetRedis(Target):
                 properties=properties,
                 merge=each.on_update == "merge",
                 bookmarks=self._bookmark_properties.get(stream, ()),
+                known_streams=self._known_streams.setdefault(each.namespace, set()),
             )
             self.loads[stream] = load_method_for(each.load_method, setup)
         return self.loads[stream]

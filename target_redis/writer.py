@@ -29,6 +29,35 @@ if t.TYPE_CHECKING:
     from target_redis.rows import Command
 
 _T = t.TypeVar("_T")
+
+
+class StreamFacts(t.NamedTuple):
+    """What a stream's start reads: its manifest fields, the TYPE of ``N:S`` (and its
+    integer value, for a counter), the ids target-redis issued, the live lease, the
+    streams whose names extend its name."""
+
+    manifest: dict[str, str]
+    key_type: str
+    counter: int | None
+    issued: int | None
+    lease: Lease | None
+    extended_by: set[str]
+
+
+def _int(value: t.Any) -> int | None:
+    text = str(value) if value is not None else ""
+    return int(text) if text.lstrip("-").isdigit() else None
+
+
+def _chunked(items: t.Iterable[str]) -> t.Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= _SCAN_COUNT:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 _PIPELINE_CHUNK = 25_000
 """Commands per pipeline: a default batch of 10k records (with TTLs) is one."""
 _RESEND_ATTEMPTS = 8
@@ -106,21 +135,25 @@ class Writer:
                 pipeline.close(broken=True)
             self._pending = []
 
-    def reserve_ids(self, counter_key: str, count: int) -> int:
-        """Advance the counter by ``count`` with one INCRBY; return the first id."""
-        return self._call(
-            f"reserving ids at {counter_key}", lambda: self._reserve(counter_key, count)
+    def reserve_ids(self, counter_key: str, issued_key: str, count: int) -> tuple[int, int]:
+        """Advance the counter and the record of ids issued by ``count`` in one MULTI (one
+        slot); return the first id and the issued total."""
+        commands = [("INCRBY", counter_key, str(count)), ("INCRBY", issued_key, str(count))]
+        replies = self._call(
+            f"reserving ids at {counter_key}", lambda: self._transaction(commands)
         )
+        last, issued = int(replies[0]), int(replies[1])
+        return last - count + 1, issued
 
-    def _reserve(self, counter_key: str, count: int) -> int:
-        if isinstance(self.client, redis.Redis) or not self.wait_replicas:
-            last = int(self.client.incrby(counter_key, count))
-        else:  # the counter's node WAITs too: a failover must not hand its ids out again
-            replies = self._send_to_cluster(
-                self.client, [("INCRBY", counter_key, str(count))], False
-            )
-            last = int(replies[0])
-        return last - count + 1
+    def _transaction(self, commands: t.Sequence[Command]) -> list[t.Any]:
+        """``commands`` (keys of one slot) in MULTI/EXEC; their replies. In a cluster with
+        ``wait_replicas`` the node WAITs too (a failover must not hand ids out again)."""
+        if isinstance(self.client, redis.Redis):
+            with self.client.pipeline(transaction=True) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                return list(pipe.execute())
+        return self._send_to_cluster(self.client, commands, True)
 
     def run(
         self,
@@ -241,12 +274,13 @@ class Writer:
         hard_delete: bool,
         encode: t.Callable[[dict], str],
         fields: bool = False,
-    ) -> int:
+    ) -> tuple[int, list[str]]:
         """Delete (or mark deleted) the records at ``keys`` whose ``_sdc_table_version``
-        is missing or older than ``version``; returns how many. With ``fields`` the
-        records are hashes of fields (``record_format: fields``)."""
+        is missing or older than ``version``; returns how many, and the keys deleted.
+        With ``fields`` the records are hashes of fields (``record_format: fields``)."""
         deleted_at = datetime.datetime.now(tz=datetime.timezone.utc).isoformat()
         touched = 0
+        deleted: list[str] = []
         for start in range(0, len(keys), _SCAN_COUNT):
             chunk = keys[start : start + _SCAN_COUNT]
             commands: list[Command] = []
@@ -260,6 +294,7 @@ class Writer:
                     continue
                 if hard_delete:
                     commands.append((self.delete_command, key))
+                    deleted.append(key)
                 elif record.get(DELETED_AT) is None:
                     record[DELETED_AT] = deleted_at
                     if fields:
@@ -270,7 +305,7 @@ class Writer:
                     continue
                 touched += 1
             self.run(commands)
-        return touched
+        return touched, deleted
 
     def _version_fields(self, keys: t.Sequence[str]) -> list[dict[str, t.Any]]:
         """Each hash's ``_sdc_table_version`` (as a number) and ``_sdc_deleted_at``."""
@@ -288,24 +323,61 @@ class Writer:
         return self._call("reading record versions", read)
 
     def read_stream(
-        self, manifest_key: str, stream_key: str, lease_key: str
-    ) -> tuple[dict[str, str], str, Lease | None]:
-        """A stream's manifest fields, the type of its key ``N:S`` and which live run holds its
-        overwrite lease (all in one slot)."""
+        self, manifest_key: str, stream_key: str, lease_key: str, *others: str
+    ) -> StreamFacts:
+        """A stream's manifest fields, the type of its key ``N:S`` (and its value, for a
+        STRING), which live run holds its overwrite lease, and (``others``: the key of
+        its ids issued, the SET of the streams extending it) two more (one slot)."""
+        issued_key, extended_key = others
 
-        def read() -> tuple[dict[str, str], str, Lease | None]:
+        def read() -> StreamFacts:
             with self.client.pipeline(transaction=False) as pipe:
                 pipe.hgetall(manifest_key)
                 pipe.type(stream_key)
                 pipe.get(lease_key)
                 pipe.ttl(lease_key)
-                fields, kind, holder, ttl = pipe.execute()
+                pipe.get(issued_key)
+                pipe.smembers(extended_key)
+                fields, kind, holder, ttl, issued, extended = pipe.execute()
+            counter = self.client.get(stream_key) if kind == "string" else None
             lease = None
             if holder is not None and self.leases.holder_alive(lease_key, str(holder)):
                 lease = Lease(str(holder).split(" ")[0], int(ttl))
-            return dict(fields or {}), str(kind), lease
+            facts = (dict(fields or {}), str(kind), _int(counter), _int(issued), lease)
+            return StreamFacts(*facts, set(extended or ()))
 
         return self._call(f"reading {manifest_key}", read)
+
+    def counter(self, key: str) -> int | None:
+        """The integer a counter key holds (None: no such key, or not an integer)."""
+
+        def read() -> t.Any:
+            try:
+                return self.client.get(key)
+            except redis.ResponseError:  # WRONGTYPE: a single key, not a counter
+                return None
+
+        return _int(self._call(f"reading {key}", read))
+
+    def scan_chunks(self, pattern: str) -> t.Iterator[list[str]]:
+        """The keys matching ``pattern`` (SCAN, every primary of a cluster), a chunk at a
+        time: memory stays flat however many there are."""
+        return _chunked(self.client.scan_iter(match=pattern, count=_SCAN_COUNT))
+
+    def set_chunks(self, key: str) -> t.Iterator[list[str]]:
+        """The members of the SET ``key`` (SSCAN), a chunk at a time."""
+        return _chunked(self.client.sscan_iter(key, count=_SCAN_COUNT))
+
+    def members(self, key: str, candidates: t.Sequence[str]) -> list[bool]:
+        """Whether each of ``candidates`` is a member of the SET ``key``."""
+
+        def read() -> list[bool]:
+            with self.client.pipeline(transaction=False) as pipe:
+                for candidate in candidates:
+                    pipe.sismember(key, candidate)
+                return [bool(n) for n in pipe.execute()]
+
+        return self._call(f"reading {key}", read) if candidates else []
 
     def scan(self, pattern: str) -> list[str]:
         """Every key matching ``pattern`` (SCAN, never KEYS; every primary of a cluster)."""

@@ -262,15 +262,27 @@ def test_unfinished_conversion_is_marked_until_an_overwrite_completes(
 def test_streams_s_s9_sx_never_touch_each_other(
     server: RedisServer, r: redis.Redis, method: str
 ) -> None:
+    """Streams written before the namespace's registry (0.2) whose names extend each
+    other: their keys stay apart (the registry is emptied before each run here)."""
     config = server.config(namespace="ns", load_method=method)
     names = ["s", "s:9", "s:x"]
-    for round_ in ("a", "b"):
-        text = "".join(
-            rows_input(name, [(i, f"{round_}{i}") for i in range(1, 4)]) for name in names
-        )
+
+    def run_alone(config: dict, text: str) -> None:
+        # As 0.2 left them: no stream knows of the others (hide s's manifest meanwhile).
+        for key in r.keys("ns:*target-redis-extended-by*"):
+            r.delete(key)
+        hidden = KeySpace("ns", "s").manifest_key
+        if "SCHEMA\", \"stream\": \"s\"" not in text and r.exists(hidden):
+            r.rename(hidden, "hidden")
         run_target(config, text)
+        if r.exists("hidden"):
+            r.rename("hidden", hidden)
+
+    for round_ in ("a", "b"):
+        for name in names:
+            run_alone(config, rows_input(name, [(i, f"{round_}{i}") for i in range(1, 4)]))
         overwrite = server.config(namespace="ns", load_method="overwrite")
-        run_target(overwrite, rows_input("s", [(1, f"{round_}1")]))  # s alone, smaller
+        run_alone(overwrite, rows_input("s", [(1, f"{round_}1")]))  # s alone, smaller
         expected_rest = [f"{round_}{i}" for i in range(1, 4)]
         if method != "overwrite":
             expected_rest = (
@@ -281,6 +293,39 @@ def test_streams_s_s9_sx_never_touch_each_other(
         for name in ("s:9", "s:x"):
             assert sorted(d["v"] for d in docs(r, name, "ns")) == sorted(expected_rest), name
         assert [d["v"] for d in docs(r, "s", "ns")] == [f"{round_}1"]
+
+
+@pytest.mark.parametrize(("first", "second"), [("s", "s:9"), ("a:1", "a"), ("s", "s:x:y")])
+def test_stream_names_extending_each_other_are_refused(
+    server: RedisServer, r: redis.Redis, first: str, second: str
+) -> None:
+    """Stream ``a``'s id 1 is stream ``a:1``'s counter: once one of them is known in
+    the namespace, the other is refused before it writes, in this run or a later one."""
+    config = server.config(cache_type="string")
+    run_target(config, rows_input(first, [(1, "x")]))
+    before = {key: r.dump(key) for key in r.keys("*")}
+    with pytest.raises(TargetRedisError, match="one name extends the other after ':'"):
+        run_target(config, rows_input(second, [(1, "y")]))
+    assert {key: r.dump(key) for key in r.keys("*")} == before
+    with pytest.raises(TargetRedisError, match="one name extends the other after ':'"):
+        run_target(config, rows_input("t", [(1, "x")]) + rows_input("t:1", [(1, "y")]))
+    # Another namespace is another key space.
+    other = server.config(cache_type="string", namespace="other")
+    run_target(other, rows_input(second, [(1, "y")]))
+    assert r.get(f"other:{second}:1") is not None
+
+
+@pytest.mark.parametrize("name", ["{", "{a}", "{a}b"])
+def test_stream_names_starting_with_a_brace_are_refused(
+    server: RedisServer, r: redis.Redis, name: str
+) -> None:
+    """Side keys live under ``N:{``: a stream named ``{...`` could name them."""
+    run_target(server.config(), rows_input("a", [(1, "x")]))
+    before = sorted(r.keys("*"))
+    for method in ("append-only", "overwrite"):
+        with pytest.raises(TargetRedisError, match="names starting with '\\{' are reserved"):
+            run_target(server.config(load_method=method), rows_input(name, [(1, "y")]))
+    assert sorted(r.keys("*")) == before
 
 
 # -- streams written before manifests existed
@@ -314,12 +359,27 @@ def test_airbyte_stream_is_adopted_by_append_and_overwrite(
         run_target(server.config(load_method="upsert"), rows_input("s", FIRST))
 
 
-def test_stream_without_manifest_is_adopted_by_upsert(server: RedisServer, r: redis.Redis) -> None:
-    # No manifest: the rule is that the first run with manifests says what it holds.
+@pytest.mark.parametrize("template", [None, "u:{id}"])
+def test_stream_without_manifest_is_not_adopted_by_upsert(
+    server: RedisServer, r: redis.Redis, template: str | None
+) -> None:
+    """Airbyte's ids and primary keys look alike (``:s:2``): an upsert would overwrite
+    Airbyte's record 2. Refused, touching nothing; one overwrite converts the stream."""
     airbyte_stream(r)
-    run_target(server.config(load_method="upsert"), rows_input("s", [(1, "u1")]))
+    before = {key: r.dump(key) for key in r.keys("*")}
+    config = server.config(load_method="upsert", key_template=template)
+    with pytest.raises(TargetRedisError, match="holds records with a counter but no manifest"):
+        run_target(config, rows_input("s", [(2, "u2")]))
+    assert {k: r.dump(k) for k in r.keys("*")} == before
+    run_target(
+        server.config(load_method="overwrite", overwrite_keys="primary-key"),
+        rows_input("s", [(2, "o2")]),
+    )
     assert manifest(r, "", "s")["keys"] == "primary-key"
-    assert r.hget(":s:1", "_airbyte_data") == '{"id":1,"v":"u1"}'
+    assert sorted(r.keys(":s:*")) == [":s:2"]
+    run_target(server.config(load_method="upsert"), rows_input("s", [(2, "u2"), (5, "u5")]))
+    assert r.hget(":s:2", "_airbyte_data") == '{"id":2,"v":"u2"}'
+    assert sorted(r.keys(":s:*")) == [":s:2", ":s:5"]
 
 
 def test_single_key_without_manifest_refuses_per_record_append(

@@ -34,8 +34,8 @@ def test_append_keeps_both_runs_with_continuing_ids(server: RedisServer, r: redi
 def test_overwrite_leaves_only_second_run(server: RedisServer, r: redis.Redis) -> None:
     config = server.config(load_method="overwrite", batch_size_rows=2)
     run_target(config, stream_input("s", [(1, "a"), (2, "b"), (3, "c")]))
-    # Streams whose names extend ours (s2, and s:y with its counter): untouched. An
-    # upsert-shaped key in our key space is an earlier record of ours: removed.
+    # Streams whose names extend ours (s2, and s:y with its counter): untouched. A key
+    # in our key space that no run of ours wrote (:s:x, by hand) is not ours: kept.
     r.hset(":s2:1", mapping={"_airbyte_ab_id": "1", "_airbyte_data": "{}"})
     r.set(":s:y", "1")
     r.hset(":s:y:1", mapping={"_airbyte_ab_id": "1", "_airbyte_data": "{}"})
@@ -43,7 +43,7 @@ def test_overwrite_leaves_only_second_run(server: RedisServer, r: redis.Redis) -
     run = run_target(config, stream_input("s", [(4, "d"), (5, "e")]))
     assert run.states == [{"done": "s"}]
     assert r.get(":s") == "5"  # the counter keeps growing
-    assert sorted(hashes(r, ":s:*")) == [":s:4", ":s:5", ":s:y:1"]
+    assert sorted(hashes(r, ":s:*")) == [":s:4", ":s:5", ":s:x", ":s:y:1"]
     assert [d["v"] for d in data_of(r, ":s:[0-9]*")] == ["d", "e"]
     assert r.exists(":s2:1")
 

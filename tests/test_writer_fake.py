@@ -16,11 +16,12 @@ def fake() -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis(decode_responses=True)
 
 
-def test_reserve_ids_is_one_incrby(fake: fakeredis.FakeRedis) -> None:
+def test_reserve_ids_is_one_transaction(fake: fakeredis.FakeRedis) -> None:
     w = Writer(fake, ServerInfo((7, 0)))
-    assert w.reserve_ids(":s", 3) == 1
-    assert w.reserve_ids(":s", 2) == 4
-    assert fake.get(":s") == "5"
+    assert w.reserve_ids(":s", "issued", 3) == (1, 3)
+    fake.incrby(":s", 10)  # another writer
+    assert w.reserve_ids(":s", "issued", 2) == (14, 5)
+    assert fake.get(":s") == "15"
 
 
 @pytest.mark.parametrize(("namespace", "stream"), [("", "s"), ("n[1]", "a*b?"), ("x\\y", "s:t")])
