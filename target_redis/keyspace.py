@@ -49,11 +49,6 @@ class KeySpace:
         return side_key(self.namespace, self.stream, "keys")
 
     @property
-    def issued_key(self) -> str:
-        """How many ids target-redis handed out (advanced with the counter, in one MULTI)."""
-        return side_key(self.namespace, self.stream, "issued")
-
-    @property
     def extended_key(self) -> str:
         """A SET of the streams whose names extend this one's after a ``:``."""
         return side_key(self.namespace, self.stream, "extended-by")

@@ -36,6 +36,7 @@ from target_redis.manifest import (
     held_without_manifest,
 )
 from target_redis.ownership import Ownership
+from target_redis.writer import ISSUED
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
@@ -115,13 +116,16 @@ class LoadMethod:
         self._check_brace()
         space = self.space
         facts = self.writer.read_stream(
-            space.manifest_key, space.key, space.lease_key, space.issued_key, space.extended_key
+            space.manifest_key, space.key, space.lease_key, space.extended_key
         )
         self._check_name(facts)
         if facts.lease is not None and facts.lease.holder != self.setup.run_id:
             raise TargetRedisError(self._busy(facts.lease))
         self.held = Manifest.from_fields(facts.manifest)
-        if self.held is None:
+        # Ids issued but no manifest: a run stopped between its first INCRBY and its
+        # first batch (the manifest comes first in it), so no record was written.
+        fresh = facts.issued is not None and (facts.counter or 0) <= facts.issued
+        if self.held is None and not fresh:
             single = {c.redis_type: c.name for c in CACHE_TYPES.values() if c.single_key}
             self.held = held_without_manifest(facts.key_type, single)
             if self.held is not None:
@@ -177,7 +181,7 @@ class LoadMethod:
         if planned.keys != PRIMARY_KEY or held is None or counter is None:
             return
         if issued is None and not held.key_index:
-            self.writer.run([("SET", self.space.issued_key, str(counter), "NX")])
+            self.writer.run([("HSETNX", self.space.manifest_key, ISSUED, str(counter))])
             return
         if counter > (issued or 0) and not self.replaces_key_space:
             msg = (
@@ -470,7 +474,7 @@ class LoadMethod:
     def _expire_stream_keys(self) -> list[Command]:
         # With ttl_seconds, counter and manifest outlive every record they describe.
         space, expire = self.space, self.cache.expire
-        keys = expire(space.key) + expire(space.issued_key) + expire(space.manifest_key)
+        keys = expire(space.key) + expire(space.manifest_key)
         return keys + expire(space.index_key) + self.upkeep()
 
     def upkeep(self) -> list[Command]:
@@ -486,7 +490,7 @@ class LoadMethod:
     def reserve_ids(self, count: int) -> int:
         """Advance the counter by ``count`` (one INCRBY); the first id. A counter
         that went back (Redis lost it) stops the run before an id is used twice."""
-        first, issued = self.writer.reserve_ids(self.space.key, self.space.issued_key, count)
+        first, issued = self.writer.reserve_ids(self.space.key, self.space.manifest_key, count)
         last = first + count - 1
         if first <= self._last_id or last < issued:
             used = max(self._last_id, issued - count)
@@ -550,7 +554,6 @@ class LoadMethod:
         if counter is None and ids and not legacy:
             counter = self.writer.counter(self.space.key)
         return self.owner.chunks(ids=ids, legacy=legacy, counter=counter, redis_type=redis_type)
-
 
     def retire(self, version: int, encode: t.Callable[[dict], str]) -> int:
         """ACTIVATE_VERSION: delete (``hard_delete``) or mark deleted the stream's records
@@ -766,8 +769,7 @@ class Overwrite(LoadMethod):
         manifest = dataclasses.replace(self.planned(), mixed_with="")
         issued: list[Command] = []
         if counter is not None and not self.cache.single_key:
-            issued = [("SET", self.space.issued_key, str(counter))]
-            issued += self.cache.expire(self.space.issued_key)
+            issued = [("HSET", self.space.manifest_key, ISSUED, str(counter))]
         self.writer.run(
             [
                 *self.manifest_commands(manifest),

@@ -35,7 +35,7 @@ if t.TYPE_CHECKING:
 SINGLE_KEY_COMMANDS = frozenset(
     {
         *("HSET", "HMSET", "SET", "JSON.SET", "SADD", "SREM", "RPUSH", "XADD", "INCRBY"),
-        *("ZADD", "ZREM"),
+        *("ZADD", "ZREM", "HINCRBY", "HSETNX"),
         *("EXPIRE", "PERSIST", "UNLINK", "DEL", "HDEL", "JSON.MERGE"),
         # two keys, one slot (the second is built with the first's hash tag)
         *("COPY", "RENAME"),

@@ -88,10 +88,12 @@ def entries(config: t.Mapping[str, t.Any]) -> list[StreamSettings]:
     found = [_settings(config, "")]
     for name, overrides in (config.get("streams") or {}).items():
         found.append(_settings({**config, **overrides}, f" (streams '{name}')"))
+    namespaces = sorted({each.namespace for each in found})
     for each in found:
         check_combination(each.load_method, each.cache_type, each.where)
         _check_merge(each)
         _check_template(each)
+        _check_template_prefix(each, namespaces)
         _check_score(each)
     return found
 
@@ -117,6 +119,32 @@ def _check_template(each: StreamSettings) -> None:
     if why:
         msg = f"Setting 'key_template'{each.where} ({each.key_template!r}): {why}."
         raise TargetRedisError(msg)
+
+
+def _check_template_prefix(each: StreamSettings, namespaces: t.Sequence[str]) -> None:
+    """A template's keys must stay out of every namespace's stream keys (``N:S``,
+    ``N:S:*``, side keys ``N:{...``): its text before the first placeholder may neither
+    be empty nor start, or be the start of, ``N:`` for a namespace the settings name."""
+    parsed = template(each)
+    if parsed is None:
+        return
+    prefix = parsed.prefix
+    if not prefix:
+        why = "it starts with a placeholder, so its keys could be any key"
+    else:
+        inside = [n for n in namespaces if f"{n}:".startswith(prefix) or prefix.startswith(f"{n}:")]
+        if not inside:
+            return
+        why = (
+            f"its keys could fall among namespace '{inside[0]}''s stream keys "
+            f"('{inside[0]}:<stream>...')"
+        )
+    msg = (
+        f"Setting 'key_template'{each.where} ({each.key_template!r}): {why}; start it with "
+        "a prefix of its own, outside every namespace's keys, such as 'user:{id}' "
+        "(the namespace is not prepended to template keys)."
+    )
+    raise TargetRedisError(msg)
 
 
 def _check_score(each: StreamSettings) -> None:

@@ -69,6 +69,11 @@ class KeyTemplate:
         """The key itself, for a template without placeholders."""
         return None if self.placeholders else "".join(literal for literal, _ in self.parts)
 
+    @property
+    def prefix(self) -> str:
+        """The fixed text every key starts with (all of it, without placeholders)."""
+        return self.parts[0][0] if self.placeholders else "".join(lit for lit, _ in self.parts)
+
     def glob(self) -> str:
         """SCAN pattern of the keys the template gives."""
         return "".join(

@@ -29,12 +29,14 @@ if t.TYPE_CHECKING:
     from target_redis.rows import Command
 
 _T = t.TypeVar("_T")
+ISSUED = "issued"
+"""The manifest field counting the ids target-redis took from the stream's counter."""
 
 
 class StreamFacts(t.NamedTuple):
     """What a stream's start reads: its manifest fields, the TYPE of ``N:S`` (and its
-    integer value, for a counter), the ids target-redis issued, the live lease, the
-    streams whose names extend its name."""
+    integer value, for a counter), the ids target-redis issued (the manifest's field
+    ``issued``), the live lease, the streams whose names extend its name."""
 
     manifest: dict[str, str]
     key_type: str
@@ -58,6 +60,8 @@ def _chunked(items: t.Iterable[str]) -> t.Iterator[list[str]]:
             chunk = []
     if chunk:
         yield chunk
+
+
 _PIPELINE_CHUNK = 25_000
 """Commands per pipeline: a default batch of 10k records (with TTLs) is one."""
 _RESEND_ATTEMPTS = 8
@@ -135,13 +139,14 @@ class Writer:
                 pipeline.close(broken=True)
             self._pending = []
 
-    def reserve_ids(self, counter_key: str, issued_key: str, count: int) -> tuple[int, int]:
-        """Advance the counter and the record of ids issued by ``count`` in one MULTI (one
-        slot); return the first id and the issued total."""
-        commands = [("INCRBY", counter_key, str(count)), ("INCRBY", issued_key, str(count))]
-        replies = self._call(
-            f"reserving ids at {counter_key}", lambda: self._transaction(commands)
-        )
+    def reserve_ids(self, counter_key: str, manifest_key: str, count: int) -> tuple[int, int]:
+        """Advance the counter, and the manifest's record of ids issued (field ``issued``),
+        by ``count`` in one MULTI (one slot); return the first id and the issued total."""
+        commands = [
+            ("INCRBY", counter_key, str(count)),
+            ("HINCRBY", manifest_key, ISSUED, str(count)),
+        ]
+        replies = self._call(f"reserving ids at {counter_key}", lambda: self._transaction(commands))
         last, issued = int(replies[0]), int(replies[1])
         return last - count + 1, issued
 
@@ -323,12 +328,11 @@ class Writer:
         return self._call("reading record versions", read)
 
     def read_stream(
-        self, manifest_key: str, stream_key: str, lease_key: str, *others: str
+        self, manifest_key: str, stream_key: str, lease_key: str, extended_key: str
     ) -> StreamFacts:
         """A stream's manifest fields, the type of its key ``N:S`` (and its value, for a
-        STRING), which live run holds its overwrite lease, and (``others``: the key of
-        its ids issued, the SET of the streams extending it) two more (one slot)."""
-        issued_key, extended_key = others
+        STRING), which live run holds its overwrite lease, and the SET of the streams
+        whose names extend its name (one slot)."""
 
         def read() -> StreamFacts:
             with self.client.pipeline(transaction=False) as pipe:
@@ -336,15 +340,15 @@ class Writer:
                 pipe.type(stream_key)
                 pipe.get(lease_key)
                 pipe.ttl(lease_key)
-                pipe.get(issued_key)
                 pipe.smembers(extended_key)
-                fields, kind, holder, ttl, issued, extended = pipe.execute()
+                fields, kind, holder, ttl, extended = pipe.execute()
             counter = self.client.get(stream_key) if kind == "string" else None
             lease = None
             if holder is not None and self.leases.holder_alive(lease_key, str(holder)):
                 lease = Lease(str(holder).split(" ")[0], int(ttl))
-            facts = (dict(fields or {}), str(kind), _int(counter), _int(issued), lease)
-            return StreamFacts(*facts, set(extended or ()))
+            fields = dict(fields or {})
+            issued = _int(fields.pop(ISSUED, None))
+            return StreamFacts(fields, str(kind), _int(counter), issued, lease, set(extended or ()))
 
         return self._call(f"reading {manifest_key}", read)
 

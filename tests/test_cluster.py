@@ -254,9 +254,11 @@ def test_key_pattern_user_on_every_node(cluster: LocalCluster, cc: redis.RedisCl
         assert cc.lrange("shop:s", 0, -1) == ['{"id":1,"v":"a1"}', '{"id":2,"v":"a2"}']
         assert cc.hget("shop:u:2", "_airbyte_data") == '{"id":2,"v":"a2"}'
         manifests = [KeySpace("shop", name).manifest_key for name in ("s", "u")]
+        index = KeySpace("shop", "u").index_key  # under the namespace: the ACL allows it
         assert sorted(cc.scan_iter(match="*")) == sorted(
-            ["shop:s", "shop:u", "shop:u:1", "shop:u:2", *manifests]
+            ["shop:s", "shop:u", "shop:u:1", "shop:u:2", *manifests, index]
         )
+        assert cc.smembers(index) == {"shop:u:1", "shop:u:2"}
     finally:
         for node in cluster.nodes:
             with node.client() as client:

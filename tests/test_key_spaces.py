@@ -272,7 +272,7 @@ def test_streams_s_s9_sx_never_touch_each_other(
         for key in r.keys("ns:*target-redis-extended-by*"):
             r.delete(key)
         hidden = KeySpace("ns", "s").manifest_key
-        if "SCHEMA\", \"stream\": \"s\"" not in text and r.exists(hidden):
+        if 'SCHEMA", "stream": "s"' not in text and r.exists(hidden):
             r.rename(hidden, "hidden")
         run_target(config, text)
         if r.exists("hidden"):
