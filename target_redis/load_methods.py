@@ -313,13 +313,16 @@ class LoadMethod:
             values.append(value)
         return encode_pk(values)
 
-    def row_score(self, record: t.Mapping[str, t.Any]) -> str | None:
+    def row_score(self, record: t.Mapping[str, t.Any], *, deleted: bool = False) -> str | None:
         """``score_field``'s value as a sorted-set score (a number's own text, a date or
-        date-time in epoch milliseconds); None without a score field."""
+        date-time in epoch milliseconds); None without a score field, or for a delete
+        row without it (a delete needs the member, not the score)."""
         name = self.setup.score_field
         if not name:
             return None
         value = record.get(name)
+        if value is None and deleted:
+            return None
         if value is None:
             msg = f"Stream '{self.stream}': score_field '{name}' is missing or null in a record."
             raise RejectedRecord(msg)
@@ -444,6 +447,14 @@ class LoadMethod:
             kept = [row for row in rows if not row.deleted]
         else:
             kept, removed = self._kept(rows), []
+        if any(row.deleted and row.score is None for row in kept):
+            self.setup.warn_once(
+                f"soft-delete-unscored:{self.stream}",
+                "Stream '%s': a delete row without score_field leaves its member as it is "
+                "(a sorted set holds no _sdc_deleted_at); hard_delete: true removes it.",
+                self.stream,
+            )
+            kept = [row for row in kept if not (row.deleted and row.score is None)]
         key = self.single_key()
         commands = self._manifest_commands() + cache.add_commands(key, kept)
         commands += cache.remove_commands(key, removed)

@@ -217,7 +217,7 @@ class RedisSink(BatchSink):
             pk=self._row_key(record) if self._row_key is not None else None,
             encode=self.encode,
             fields=self._fields,
-            score=self.load.row_score(record) if self._scored else None,
+            score=self.load.row_score(record, deleted=deleted) if self._scored else None,
         )
 
     def _emitted_at(self, time_extracted: t.Any) -> int:
