@@ -243,6 +243,8 @@ def adopt(client: redis.Redis) -> Connection:
 
 def connect_error(exc: Exception, target: Endpoint, where: str) -> TargetRedisError:
     """One line for a failed connect (never a secret)."""
+    if target.tls != DISABLE:
+        where += f" over TLS ({target.tls})"
     if isinstance(exc, redis.exceptions.RedisClusterException) and isinstance(
         exc.__cause__, redis.RedisError
     ):

@@ -88,6 +88,14 @@ def describe_config_error(error: jsonschema.ValidationError) -> str:
         return f"{where} must be of type {' or '.join(types)}"
     if rule == "enum":
         return f"{where} must be one of {expected}"
+    bounds = {
+        "minimum": "at least",
+        "maximum": "at most",
+        "exclusiveMinimum": "more than",
+        "exclusiveMaximum": "less than",
+    }
+    if rule in bounds:
+        return f"{where} must be {bounds[rule]} {expected}"
     if rule in ("required", "additionalProperties"):
         return f"{where}: {error.message}"  # names the key, never a value
     return f"{where} fails the '{rule}' rule ({expected})"

@@ -37,9 +37,16 @@ def _blank(line: str | bytes) -> bool:
     return not line.strip()
 
 
+COLLIDING_KEYS = "__target_redis_colliding_keys__"
+"""Set on a RECORD message whose record had two keys that became one when their lone
+surrogates were replaced: the record is invalid (``on_invalid_record`` decides)."""
+
+
 def _lone_surrogates_replaced(line: str | bytes) -> dict | None:
     """The line decoded by the stdlib (which accepts lone surrogate escapes such as
-    ``"\\ud800"``), each lone surrogate replaced by U+FFFD; None if it is not JSON."""
+    ``"\\ud800"``), each lone surrogate replaced by U+FFFD, object keys in place; None if
+    it is not JSON. Two keys of one object that become the same key mark a RECORD
+    (``COLLIDING_KEYS``) and refuse any other message."""
     try:
         text = line.decode() if isinstance(line, bytes) else line
         message = json.loads(text, parse_float=number)
@@ -49,27 +56,38 @@ def _lone_surrogates_replaced(line: str | bytes) -> dict | None:
         json.dumps(message, ensure_ascii=False, default=str)
     ):
         return None
-    return t.cast("dict", _replace_surrogates(message))
+    message, collided = _replace_surrogates(message)
+    if collided:
+        if message.get("type") != "RECORD":
+            msg = "two keys of an object are the same once lone surrogates are replaced"
+            raise InvalidInputLine(msg)
+        message[COLLIDING_KEYS] = True
+    return t.cast("dict", message)
 
 
-def _replace_surrogates(value: t.Any) -> t.Any:
+def _replace_surrogates(value: t.Any) -> tuple[t.Any, bool]:
     # Iterative: the value may be nested as deep as the decoder allowed.
     root = [value]
     stack: list[tuple[t.Any, t.Any]] = [(root, 0)]
+    collided = False
     while stack:
         parent, key = stack.pop()
         item = parent[key]
         if isinstance(item, str):
             parent[key] = _SURROGATE.sub(_REPLACEMENT, item)
         elif isinstance(item, dict):
-            for name in list(item):
-                clean = _SURROGATE.sub(_REPLACEMENT, name)
-                if clean != name:
-                    item[clean] = item.pop(name)
-                stack.append((item, clean))
+            if any(_SURROGATE.search(name) for name in item):
+                rebuilt: dict[str, t.Any] = {}
+                for name, member in item.items():
+                    clean = _SURROGATE.sub(_REPLACEMENT, name)
+                    collided = collided or clean in rebuilt
+                    rebuilt[clean] = member
+                item.clear()
+                item.update(rebuilt)  # same order, same object
+            stack.extend((item, name) for name in item)
         elif isinstance(item, list):
             stack.extend((item, i) for i in range(len(item)))
-    return root[0]
+    return root[0], collided
 
 
 def _decode_failure(line: str | bytes, detail: str) -> InvalidInputLine:

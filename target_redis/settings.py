@@ -46,7 +46,12 @@ SCHEMA = th.PropertiesList(
         default="localhost",
         description="Redis server host name or IP address.",
     ),
-    th.Property("port", th.IntegerType, default=6379, description="Redis server port."),
+    th.Property(
+        "port",
+        th.IntegerType(minimum=1, maximum=65535),
+        default=6379,
+        description="Redis server port.",
+    ),
     th.Property(
         "url",
         th.StringType,
@@ -70,7 +75,7 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "db",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description="Database number to write to (standalone servers).",
     ),
@@ -150,7 +155,7 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "ttl_seconds",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description=(
             "Expiry set on every key written (records, counters, single keys); a rewrite "
@@ -159,7 +164,7 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "stream_maxlen",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description=(
             "`cache_type: stream`: trim to about this many entries (`XADD MAXLEN ~`). "
@@ -190,8 +195,16 @@ SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "batch_size_rows",
+        th.IntegerType(minimum=1),
+        description=(
+            "A stream's pending batch is written once it holds this many records (10,000 "
+            "when unset), or `batch_size_bytes`."
+        ),
+    ),
+    th.Property(
         "batch_size_bytes",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=BATCH_SIZE_BYTES,
         description=(
             "A stream's pending batch is written once it holds this many bytes of record "
@@ -214,7 +227,7 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "max_invalid_records",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description=(
             "With `skip` or `dead_letter`: stop the run once more than this many invalid "
@@ -243,9 +256,9 @@ SCHEMA = th.PropertiesList(
     th.Property(
         "ssl",
         th.BooleanType,
-        default=False,
         description=(
-            "Use TLS (Airbyte setting). The mode defaults to `verify-full`; see `ssl_mode`."
+            "Use TLS (Airbyte setting). The mode defaults to `verify-full`; see `ssl_mode`. "
+            "`false` with a TLS mode in `ssl_mode` is refused (Airbyte would use plain text)."
         ),
     ),
     th.Property(
@@ -304,7 +317,11 @@ SCHEMA = th.PropertiesList(
                 description="Tunnel kind.",
             ),
             th.Property("tunnel_host", th.StringType, description="SSH bastion host."),
-            th.Property("tunnel_port", th.IntegerType, description="SSH port (default 22)."),
+            th.Property(
+                "tunnel_port",
+                th.IntegerType(minimum=1, maximum=65535),
+                description="SSH port (default 22).",
+            ),
             th.Property("tunnel_user", th.StringType, description="SSH user."),
             th.Property(
                 "ssh_key", th.StringType, secret=True, description="SSH private key (PEM text)."
@@ -335,7 +352,7 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "retry_max_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=60,
         description=(
             "How long a write keeps retrying transient failures (dropped connection, "
@@ -344,25 +361,25 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "retry_backoff_max_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=5,
         description="Longest wait between two retries (waits start at 0.1 s and double).",
     ),
     th.Property(
         "connect_timeout_seconds",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=10,
         description="Timeout to connect (and for the TLS handshake).",
     ),
     th.Property(
         "socket_timeout_seconds",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=60,
         description="Timeout for one reply from Redis; a stalled connection is then retried.",
     ),
     th.Property(
         "state_checkpoint_seconds",
-        th.NumberType,
+        th.NumberType(minimum=0),
         default=60,
         description=(
             "At the first STATE message this long after the last emitted state, write "
@@ -372,7 +389,7 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "state_checkpoint_records",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description=(
             "As `state_checkpoint_seconds`, after this many records since the last "
@@ -381,7 +398,7 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "wait_for_replicas",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description=(
             "After each pipeline, `WAIT` until this many replicas acknowledged it (in a "
@@ -391,7 +408,7 @@ SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "wait_timeout_ms",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=1000,
         description="How long `WAIT` may block for `wait_for_replicas`.",
     ),

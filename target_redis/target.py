@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import time
@@ -45,7 +46,7 @@ from target_redis.load_methods import (
     load_method_for,
 )
 from target_redis.progress import Progress
-from target_redis.reader import FastReader, PlainReader
+from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader
 from target_redis.retry import Retrier
 from target_redis.sinks import RedisSink
 from target_redis.stream_settings import StreamSettings, fakeredis_refusal
@@ -117,6 +118,7 @@ class TargetRedis(Target):
                 "records of older versions can only be told apart by their _sdc_table_version."
             )
             raise TargetRedisError(msg)
+        self._check_unknown_settings()
         shapes = stream_settings.entries(self.config)  # refuses what cannot work
         self.connection = adopt(client) if client is not None else connect(self.config)
         self._emit_state = emit_state
@@ -168,9 +170,6 @@ class TargetRedis(Target):
         self.direct = DirectRecords(self)
         if self.fast_path and self.direct_path and isinstance(self.message_reader, FastReader):
             self.message_reader.direct = self.direct.take
-        unknown = sorted(set(self._config) - set(self.config_jsonschema["properties"]))
-        if unknown:
-            self.logger.warning("Unknown settings ignored: %s", ", ".join(unknown))
 
     @classmethod
     def get_plugin_version(cls) -> str:
@@ -178,6 +177,19 @@ class TargetRedis(Target):
         return __version__
 
     # Settings
+
+    def _check_unknown_settings(self) -> None:
+        """A setting close to a known one is a typo that would change what lands: stop
+        before any input. Others may be other tools' keys: a warning."""
+        known = list(self.config_jsonschema["properties"])
+        unknown = sorted(set(self._config) - set(known))
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+            if close:
+                msg = f"Unknown setting '{name}' (did you mean '{close[0]}'?)."
+                raise TargetRedisError(msg)
+        if unknown:
+            self.logger.warning("Unknown settings ignored: %s", ", ".join(unknown))
 
     def _check_fakeredis(self, shapes: list[StreamSettings]) -> None:
         if not self.connection.server.fakeredis:
@@ -294,6 +306,12 @@ class TargetRedis(Target):
             msg = f"RECORD of stream '{stream}' is not a JSON object."
             raise BadInputError(msg)
         try:
+            if message_dict.pop(COLLIDING_KEYS, False):
+                msg = (
+                    f"Stream '{stream}': two keys of the record are the same once their lone "
+                    "surrogates (such as \\ud800) are replaced by U+FFFD."
+                )
+                raise RejectedRecord(msg)
             super()._process_record_message(message_dict)
         except (InvalidRecord, MissingKeyPropertiesError, RejectedRecord) as exc:
             if not self.invalid.tolerated:

@@ -40,6 +40,14 @@ def tls_mode(config: t.Mapping[str, t.Any], *, url_tls: bool = False) -> str:
             "each other; choose a TLS mode or turn TLS off."
         )
         raise TargetRedisError(msg)
+    if config.get("ssl") is False and not url_tls and mode not in (None, "", DISABLE):
+        msg = (
+            f"Settings 'ssl: false' and 'ssl_mode.mode: {mode}' contradict each other (Airbyte "
+            "would connect in plain text; target-redis never falls back to it): set 'ssl: "
+            "true' to use TLS, or 'ssl_mode.mode: disable' (or leave ssl_mode out) for plain "
+            "text."
+        )
+        raise TargetRedisError(msg)
     if mode in (None, ""):
         return VERIFY_FULL if wants_tls else DISABLE
     return str(mode)

@@ -216,8 +216,8 @@ def test_ssl_with_mode_disable_is_a_contradiction(tls_server: RedisServer) -> No
 
 def test_mode_without_ssl_flag_still_uses_tls(server: RedisServer) -> None:
     # A plain server: TLS is attempted (the handshake times out), never plain text.
-    config = server.config(ssl=False, ssl_mode={"mode": "verify-full"}, connect_timeout_seconds=1)
-    with pytest.raises(TargetRedisError, match="Cannot connect"):
+    config = server.config(ssl_mode={"mode": "verify-full"}, connect_timeout_seconds=1)
+    with pytest.raises(TargetRedisError, match=r"Cannot connect .* over TLS \(verify-full\)"):
         TargetRedis(config=config)
 
 
