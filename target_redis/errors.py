@@ -127,7 +127,7 @@ def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
         return text
     line = getattr(target.message_reader, "line_number", 0)
     where = f"Input line {line}"
-    stream = target.current_record_message.get("stream")
+    stream = getattr(exc, "stream", None)  # set by the sink that found it
     if stream and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError)):
         where += f" (stream '{stream}')"
     return f"{where}: {text}"

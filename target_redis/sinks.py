@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from singer_sdk.exceptions import InvalidRecord
+from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
 from singer_sdk.helpers._compat import (
     date_fromisoformat,
     datetime_fromisoformat,
@@ -101,11 +101,23 @@ class RedisSink(BatchSink):
 
     def _validate_and_parse(self, record: dict) -> dict:
         # As the SDK's, minus its traceback log: the CLI reports InvalidRecord in
-        # one line, and an invalid record always stops the run.
-        if self._validator is not None:
-            self._validator.validate(record)
+        # one line. The error names this stream (a BATCH file's record has no message).
+        try:
+            if self._validator is not None:
+                self._validator.validate(record)
+        except InvalidRecord as exc:
+            exc.stream = self.stream_name  # type: ignore[attr-defined]
+            raise
         self._parse_timestamps_in_record(record, self.schema, self.datetime_error_treatment)
         return record
+
+    def _singer_validate_message(self, record: dict) -> None:
+        # As the SDK's; a missing key property names this stream.
+        try:
+            super()._singer_validate_message(record)
+        except MissingKeyPropertiesError as exc:
+            exc.stream = self.stream_name  # type: ignore[attr-defined]
+            raise
 
     def _parse_timestamps_in_record(
         self,

@@ -169,3 +169,22 @@ def test_invalid_record_in_batch_file_is_rejected(
     assert proc.returncode == 1 and proc.stdout == ""
     assert "id must be integer" in proc.stderr
     assert r.keys(":s:*") == []
+
+
+def test_an_error_names_its_own_stream(server: RedisServer, tmp_path: Path) -> None:
+    """Issue 21, item 12: a stream map sends stream a's records through the SDK's path;
+    an invalid record in stream b's BATCH file was reported as stream 'a''s."""
+    path = tmp_path / "b.jsonl"
+    path.write_text('{"id": "two", "v": "bad"}\n', encoding="utf-8")
+    batch = {"type": "BATCH", "stream": "b", "encoding": {"format": "jsonl"}}
+    text = singer_lines(
+        schema_msg("a", PROPS, ["id"]),
+        schema_msg("b", PROPS, ["id"]),
+        record_msg("a", {"id": 1, "v": "x"}),
+        {**batch, "manifest": [path.as_uri()]},
+    )
+    config = server.config(stream_maps={"a": {"v": "__NULL__"}})
+    proc = run_cli(config, text)
+    assert proc.returncode == 1 and proc.stdout == ""
+    (error,) = [line for line in proc.stderr.splitlines() if "| ERROR" in line]
+    assert "Input line 4 (stream 'b'):" in error, error
