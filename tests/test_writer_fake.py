@@ -16,12 +16,12 @@ def fake() -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis(decode_responses=True)
 
 
-def test_reserve_ids_is_one_transaction(fake: fakeredis.FakeRedis) -> None:
+def test_reserve_ids_counts_what_it_issued(fake: fakeredis.FakeRedis) -> None:
     w = Writer(fake, ServerInfo((7, 0)))
-    assert w.reserve_ids(":s", "issued", 3) == (1, 3)
+    assert w.reserve_ids(":s", "manifest", 3) == 1
     fake.incrby(":s", 10)  # another writer
-    assert w.reserve_ids(":s", "issued", 2) == (14, 5)
-    assert fake.get(":s") == "15"
+    assert w.reserve_ids(":s", "manifest", 2) == 14
+    assert fake.get(":s") == "15" and fake.hget("manifest", "issued") == "5"
 
 
 @pytest.mark.parametrize(("namespace", "stream"), [("", "s"), ("n[1]", "a*b?"), ("x\\y", "s:t")])
