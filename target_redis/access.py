@@ -42,8 +42,8 @@ def needed_commands(
     merge: bool = False,
 ) -> list[tuple[str, ...]]:
     """The commands (on the probe keys) that a load with this cache type and method runs
-    (``replaces``: records are built aside and RENAMEd over their keys; ``merge``: a
-    COPY first, or JSON.MERGE)."""
+    (``replaces``: records are replaced in place in MULTI/EXEC; ``merge``: JSON.MERGE
+    for JSON documents)."""
     counter, record, manifest_key, lease = keys
     overwrite = load_method == "overwrite"
     manifest = (cache.hash_set, manifest_key, "cache_type", "x")
@@ -62,7 +62,7 @@ def needed_commands(
         if load_method != "append-only":
             commands.append(cache.read_command(record))
         if replaces:  # on the probe record, which exists: DEL comes last
-            commands += [("RENAME", record, record), ("HDEL", record, "x")]
+            commands.append(("HDEL", record, "x"))
         if merge and cache.module_command:
             commands.append(("JSON.MERGE", record, "$", "{}"))
     if overwrite:  # the lease: one overwrite of a stream at a time
@@ -128,7 +128,9 @@ def check_write_access(
     if server.fakeredis and cache.module_command:
         # fakeredis cannot delete a JSON document: do not leave a probe one behind.
         commands = [c for c in commands if c[0] != cache.module_command]
-    transaction = cache.transactional or (cache.single_key and load_method == "overwrite")
+    transaction = (
+        cache.transactional or replaces or (cache.single_key and load_method == "overwrite")
+    )
     who = f"user '{username}'" if username else "the default user"
     if server.version >= (7, 0) and not server.fakeredis:  # its ACL DRYRUN breaks the link
         try:

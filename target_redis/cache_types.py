@@ -16,7 +16,7 @@ import dataclasses
 import typing as t
 import uuid
 
-from target_redis.keys import aside_key
+from target_redis.json_numbers import without_nulls
 from target_redis.rows import AB_ID, DATA, EMITTED_AT, Command, Row, decode_json, encode_data
 
 if t.TYPE_CHECKING:
@@ -42,12 +42,15 @@ class CacheType:
     """Writes run in MULTI/EXEC per chunk (pushes that must not land twice)."""
     module_command: t.ClassVar[str | None] = None
     """A command the server must have (a module's)."""
+    merges_in_place: t.ClassVar[bool] = False
+    """``on_update: merge`` runs in Redis (no read of the stored record)."""
+    doubles: t.ClassVar[bool] = False
+    """Numbers are stored as 64-bit integers or doubles (``json_inexact_numbers``)."""
 
     ttl_seconds: int = 0
     stream_maxlen: int = 0
     hash_set: str = "HSET"  # HMSET before Redis 4.0
     keep_ttl: bool = True  # SET ... KEEPTTL exists from Redis 6.0
-    copy: bool = True  # COPY exists from Redis 6.2
 
     def for_server(self: _Self, server: ServerInfo) -> _Self:
         """This cache type with the commands the server has."""
@@ -55,7 +58,6 @@ class CacheType:
             self,
             hash_set="HSET" if server.has_multi_field_hset else "HMSET",
             keep_ttl=server.has_keepttl,
-            copy=server.version >= (6, 2),
         )
 
     def uses_ids(self, fields: bool) -> bool:
@@ -155,9 +157,9 @@ class HashType(RecordType):
         return (self.hash_set, key, *fields)
 
     def keyed_commands(self, key: str, ab_id: int, row: Row, *, merge: bool) -> list[Command]:
-        """A hash of the record's fields is built aside and RENAMEd over the key, so
-        readers see the old record or the new one, never a mix (merge: from a COPY of
-        the stored one; a merge with no nulls, or of nulls alone, is one command)."""
+        """A hash of the record's fields replaced in place, in one MULTI (``DEL`` +
+        ``HSET``; merge: ``HSET`` + ``HDEL`` of its nulls), so readers and a RediSearch
+        index see the old record or the new one, never a mix, and no other key."""
         if row.fields is None:
             return self.record_commands(key, ab_id, row)
         ttl = self.expire(key)
@@ -165,16 +167,10 @@ class HashType(RecordType):
             return [(self.hash_set, key, *row.fields), *ttl] if row.fields else []
         if merge and not row.fields:
             return [("HDEL", key, *row.nulls)]
-        if merge and not self.copy:  # before Redis 6.2: not atomic
-            return [(self.hash_set, key, *row.fields), ("HDEL", key, *row.nulls), *ttl]
         if not row.fields:
             return [("DEL", key)]
-        aside = aside_key(key)
-        start: Command = ("COPY", key, aside, "REPLACE") if merge else ("DEL", aside)
-        commands: list[Command] = [start, (self.hash_set, aside, *row.fields)]
-        if merge:
-            commands.append(("HDEL", aside, *row.nulls))
-        return [*commands, ("RENAME", aside, key), *ttl]
+        start: Command = ("HDEL", key, *row.nulls) if merge else ("DEL", key)
+        return [("MULTI",), start, (self.hash_set, key, *row.fields), *ttl, ("EXEC",)]
 
     def read_command(self, key: str) -> Command:
         """HGET of ``_airbyte_data``."""
@@ -224,6 +220,8 @@ class JsonType(RecordType):
     summary = "`json` (a RedisJSON document; needs the module)"
     redis_type = "ReJSON-RL"
     module_command = "JSON.SET"
+    merges_in_place = True
+    doubles = True
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """JSON.SET at the root."""
@@ -245,11 +243,16 @@ class JsonType(RecordType):
         return [("JSON.SET", key, "$", text)]
 
     def keyed_commands(self, key: str, ab_id: int, row: Row, *, merge: bool) -> list[Command]:
-        """JSON.SET replaces the document; JSON.MERGE (RFC 7396: a null removes the
-        property) merges into it. One command either way."""
-        if merge:
-            return [("JSON.MERGE", key, "$", row.text), *self.expire(key)]
-        return self.record_commands(key, ab_id, row)
+        """JSON.SET replaces the document; a merge is JSON.MERGE (RFC 7396: a null
+        removes the property), after a ``JSON.SET ... NX`` of the record without its nulls
+        (JSON.MERGE into a missing key would keep them), in one MULTI. A soft delete row
+        removes nothing: its nulls are left out of the merge too."""
+        if not merge:
+            return self.record_commands(key, ab_id, row)
+        created = encode_data(without_nulls(row.record()))
+        patch = created if row.deleted else row.text
+        merged = [("JSON.SET", key, "$", created, "NX"), ("JSON.MERGE", key, "$", patch)]
+        return [("MULTI",), *merged, *self.expire(key), ("EXEC",)]
 
     def probe_commands(self, key: str) -> list[Command]:
         """A JSON.SET."""

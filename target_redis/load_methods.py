@@ -78,6 +78,8 @@ class StreamSetup:
     """``on_update: merge``: a record's properties are laid over the stored ones."""
     bookmarks: tuple[str, ...] = ()
     """The SCHEMA's ``bookmark_properties`` (an incremental stream)."""
+    json_inexact_numbers: str = "double"
+    """``cache_type: json``: numbers RedisJSON would change stay ``double`` or ``string``."""
     known_streams: set[str] = dataclasses.field(default_factory=set)
     """The streams of the namespace started in this run (shared by its streams)."""
 
@@ -386,10 +388,14 @@ class LoadMethod:
         )
         # A partial delete row is laid over the stored record: read back here, or, for
         # a hash of fields, merged by Redis itself (keyed_commands with merge).
+        in_place = self.setup.merge and cache.merges_in_place
         to_merge = [
             pk
             for pk, entry in plan.items()
-            if entry.merge_stored and entry.row is not None and entry.row.fields is None
+            if entry.merge_stored
+            and entry.row is not None
+            and entry.row.fields is None
+            and not in_place
         ]
         if to_merge:
             stored = self.writer.read_values([self.key_of(pk) for pk in to_merge], cache)

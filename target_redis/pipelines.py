@@ -163,10 +163,6 @@ def send_packed(client: redis.Redis, chunk: t.Sequence[Command]) -> t.Sequence[t
     pipeline = PackedPipeline(client, chunk)
     pipeline.send()
     replies = pipeline.read()
-    if chunk and chunk[0] == ("MULTI",) and not any(_errors(replies)):
-        # EXEC's reply holds each command's outcome; errors come back as values.
-        results = replies[len(chunk) - 1 - (chunk[-1][0] == "WAIT")] or []
-        raise_first(chunk[1:], results)
     raise_first(chunk, replies)
     return replies
 
@@ -184,12 +180,13 @@ def send_to_cluster(
     statuses of a node whose replies were all such), or None when redis-py's
     ClusterPipeline must send it instead (see the module docstring). Raises the first
     error reply, or TargetRedisError when a node's replicas did not acknowledge."""
-    if not all(command[0] in SINGLE_KEY_COMMANDS for command in chunk):
+    keys = _routing_keys(chunk)
+    if keys is None:
         return None
     groups: dict[str, tuple[t.Any, list[int]]] = {}
     try:
-        for index, command in enumerate(chunk):
-            node = client.nodes_manager.get_node_from_slot(key_slot(command[1].encode()))
+        for index, key in enumerate(keys):
+            node = client.nodes_manager.get_node_from_slot(key_slot(key.encode()))
             groups.setdefault(node.name, (node, []))[1].append(index)
     except redis.exceptions.SlotNotCoveredError:
         return None
@@ -237,17 +234,51 @@ def send_to_cluster(
     return results
 
 
+def _routing_keys(chunk: t.Sequence[Command]) -> list[str] | None:
+    """The key routing each command (a MULTI/EXEC block goes whole with its commands'
+    key), or None when a command is not one this module routes."""
+    keys: list[str] = []
+    for index, command in enumerate(chunk):
+        if command[0] == "MULTI" and index + 1 < len(chunk) and len(chunk[index + 1]) > 1:
+            keys.append(chunk[index + 1][1])
+        elif command[0] == "EXEC" and keys:
+            keys.append(keys[-1])
+        elif command[0] in SINGLE_KEY_COMMANDS:
+            keys.append(command[1])
+        else:
+            return None
+    return keys
+
+
+def split_blocks(chunk: t.Sequence[Command]) -> tuple[list[Command], list[list[Command]]]:
+    """The commands outside MULTI/EXEC blocks, and each block's commands."""
+    plain: list[Command] = []
+    blocks: list[list[Command]] = []
+    block: list[Command] | None = None
+    for command in chunk:
+        if command[0] == "MULTI":
+            block = []
+        elif command[0] == "EXEC" and block is not None:
+            blocks.append(block)
+            block = None
+        elif block is not None:
+            block.append(command)
+        else:
+            plain.append(command)
+    return plain, blocks
+
+
 def raise_first(chunk: t.Sequence[Command], replies: t.Sequence[t.Any]) -> None:
-    """Raise the first error reply, naming its command and key."""
+    """Raise the first error reply, naming its command and key (inside a MULTI/EXEC
+    block too: EXEC's reply holds each command's outcome, errors as values)."""
     if isinstance(replies, SimpleReplies):
         return
-    for command, reply in zip(chunk, replies, strict=False):
+    block = 0
+    for index, (command, reply) in enumerate(zip(chunk, replies, strict=False)):
         if isinstance(reply, redis.ResponseError):
             msg = f"{command[0]} {command[1] if len(command) > 1 else ''}: {reply}"
             raise type(reply)(msg) from None
-
-
-def _errors(replies: t.Sequence[t.Any]) -> t.Iterator[redis.ResponseError]:
-    if isinstance(replies, SimpleReplies):
-        return iter(())
-    return (reply for reply in replies if isinstance(reply, redis.ResponseError))
+        if command[0] == "MULTI":
+            block = index + 1
+        elif command[0] == "EXEC" and isinstance(reply, list):
+            raise_first(chunk[block:index], reply)

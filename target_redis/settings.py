@@ -24,6 +24,7 @@ CACHE_TYPES = list(_CACHE_CLASSES)
 OVERWRITE_KEYS = ["auto", "ids", "primary-key"]
 ON_INVALID_RECORD = ["fail", "skip", "dead_letter"]
 RECORD_FORMATS = ["airbyte", "fields"]
+JSON_INEXACT_NUMBERS = ["double", "string"]
 ON_UPDATE = ["replace", "merge"]
 BATCH_SIZE_BYTES = 64 * 1024 * 1024
 SSL_MODES = ["disable", "require", "verify-ca", "verify-full"]
@@ -151,6 +152,18 @@ SCHEMA = th.PropertiesList(
             "new record) or `merge` (the new record's properties overwrite, absent ones "
             "stay, nulls remove). Atomic per key. `merge` applies to `record_format: "
             "fields` hashes and `cache_type: json` under `load_method: upsert`."
+        ),
+    ),
+    th.Property(
+        "json_inexact_numbers",
+        th.StringType,
+        default="double",
+        allowed_values=JSON_INEXACT_NUMBERS,
+        description=(
+            "`cache_type: json`: RedisJSON holds numbers as 64-bit integers or doubles, so "
+            "`12345678901234567890123` or `0.1000000000000000055` would change. `double` "
+            "stores them as RedisJSON does (a warning names the stream and property once); "
+            "`string` stores them as their exact text (not NUMERIC-indexable)."
         ),
     ),
     th.Property(
@@ -421,6 +434,7 @@ STREAM_SETTINGS = (
     "on_update",
     "key_template",
     "score_field",
+    "json_inexact_numbers",
     "load_method",
     "overwrite_keys",
     "hard_delete",

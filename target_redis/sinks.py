@@ -7,6 +7,7 @@ gives the batch to the load method, which returns once Redis acknowledged it.
 
 from __future__ import annotations
 
+import math
 import time
 import typing as t
 
@@ -25,9 +26,11 @@ from target_redis.cache_types import RecordType
 from target_redis.errors import (
     REDIS_ERRORS,
     BadInputError,
+    RejectedRecord,
     TargetRedisError,
     explain_redis_error,
 )
+from target_redis.json_numbers import exact_text, inexact_paths
 from target_redis.rows import Row
 from target_redis.validation import CompiledValidator
 
@@ -65,7 +68,10 @@ class RedisSink(BatchSink):
         self._row_key = self.load.row_key if self.load.keyed_by_record else None
         self._fields = self.load.setup.record_format == "fields"
         self._scored = bool(self.load.setup.score_field)
-        self.plain_rows = self._row_key is None and not self._fields and not self._scored
+        self._doubles = self.load.cache.doubles
+        self.plain_rows = (
+            self._row_key is None and not self._fields and not self._scored and not self._doubles
+        )
         """Rows that only need the record's JSON (no key, field or score from its values)."""
         self.encode = target.encode
         self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
@@ -166,6 +172,9 @@ class RedisSink(BatchSink):
     def process_record(self, record: dict, context: dict) -> None:
         """Turn a validated record into a Row on the pending batch."""
         message = self.target.current_record_message
+        # The SDK counted the record already: a record set aside (on_invalid_record)
+        # must leave a batch, possibly empty, for the drain to find.
+        context.setdefault("records", [])
         row = self.checked_row(record, message.get("time_extracted"), message.get("record"))
         self.add_row(row, context)
 
@@ -222,6 +231,8 @@ class RedisSink(BatchSink):
         if deleted and rows_module.DELETED_AT not in record:
             # A stream map dropped it: keep the mark, or the delete would read as a row.
             record[rows_module.DELETED_AT] = deleted_at
+        if self._doubles:
+            record = self._inexact_numbers(record)
         return rows_module.make_row(
             record,
             self._emitted_at(time_extracted),
@@ -231,6 +242,32 @@ class RedisSink(BatchSink):
             fields=self._fields,
             score=self.load.row_score(record, deleted=deleted) if self._scored else None,
         )
+
+    def _inexact_numbers(self, record: dict) -> dict:
+        """Numbers RedisJSON would change: warned about once per property, and with
+        ``json_inexact_numbers: string`` stored as their exact text."""
+        as_text = self.load.setup.json_inexact_numbers == "string"
+        found = list(inexact_paths(record))
+        for name, value in found:
+            if not as_text and math.isinf(float(value)):
+                msg = (
+                    f"Stream '{self.stream_name}': property '{name}' holds {str(value)[:40]}, "
+                    "beyond what RedisJSON stores (a double); json_inexact_numbers: string "
+                    "stores such numbers as their exact text."
+                )
+                raise RejectedRecord(msg)
+            if not as_text:
+                self.target.warn_once(
+                    f"inexact:{self.stream_name}:{name}",
+                    "Stream '%s': property '%s' holds %s, which RedisJSON stores as a double "
+                    "(%s); set json_inexact_numbers: string to store such numbers as their "
+                    "exact text (warned once per property).",
+                    self.stream_name,
+                    name,
+                    str(value)[:40],
+                    repr(float(value)),
+                )
+        return exact_text(record) if as_text and found else record
 
     def _emitted_at(self, time_extracted: t.Any) -> int:
         if not time_extracted:

@@ -39,6 +39,7 @@ class StreamSettings:
     on_update: str
     key_template: str
     score_field: str
+    json_inexact_numbers: str
     load_method: str
     overwrite_keys: str
     hard_delete: bool
@@ -63,6 +64,7 @@ def _settings(config: t.Mapping[str, t.Any], where: str) -> StreamSettings:
         on_update=settings.value(config, "on_update"),
         key_template=settings.value(config, "key_template") or "",
         score_field=settings.value(config, "score_field") or "",
+        json_inexact_numbers=settings.value(config, "json_inexact_numbers"),
         load_method=settings.value(config, "load_method"),
         overwrite_keys=settings.value(config, "overwrite_keys"),
         hard_delete=bool(settings.value(config, "hard_delete")),
@@ -176,8 +178,8 @@ def _check_merge(each: StreamSettings) -> None:
 def fakeredis_refusal(
     each: StreamSettings, config: t.Mapping[str, t.Any], label: str
 ) -> TargetRedisError | None:
-    """fakeredis keeps JSON documents out of sight of EXPIRE, UNLINK and TYPE: what
-    needs them is refused."""
+    """fakeredis keeps JSON documents out of sight of EXPIRE, UNLINK and TYPE, and its
+    JSON.MERGE keeps nulls (and fails on a new key): what needs them is refused."""
     if CACHE_TYPES[each.cache_type].module_command is None:
         return None
     needs = [
@@ -186,6 +188,7 @@ def fakeredis_refusal(
             ("load_method: overwrite", each.load_method == "overwrite"),
             ("ttl_seconds", bool(each.ttl_seconds)),
             ("hard_delete", each.hard_delete),
+            ("on_update: merge", each.on_update == "merge"),
             (
                 "process_activate_version_messages",
                 settings.value(config, "process_activate_version_messages"),
@@ -197,7 +200,7 @@ def fakeredis_refusal(
         return None
     return TargetRedisError(
         f"Setting 'cache_type: {each.cache_type}'{each.where} with {', '.join(needs)}: "
-        f"{label} cannot expire, delete or tell the type of JSON documents (EXPIRE, UNLINK "
-        "and TYPE ignore them); use a Redis server with RedisJSON, or append-only / upsert "
-        "without them."
+        f"{label} cannot expire, delete, merge or tell the type of JSON documents (EXPIRE, "
+        "UNLINK and TYPE ignore them, JSON.MERGE keeps nulls); use a Redis server with "
+        "RedisJSON, or append-only / upsert without them."
     )

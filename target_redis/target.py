@@ -415,6 +415,7 @@ class TargetRedis(Target):
                 record_format=each.record_format,
                 template=stream_settings.template(each),
                 score_field=each.score_field,
+                json_inexact_numbers=each.json_inexact_numbers,
                 properties=properties,
                 merge=each.on_update == "merge",
                 bookmarks=self._bookmark_properties.get(stream, ()),

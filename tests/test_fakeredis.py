@@ -111,6 +111,10 @@ def test_json_append_and_upsert(fake_server: FakeTcpServer, fr: redis.Redis) -> 
         ({"wait_for_replicas": 1}, "Setting 'wait_for_replicas': fakeredis"),
         ({"cache_type": "json", "load_method": "overwrite"}, "'cache_type: json' with load_method"),
         ({"cache_type": "json", "ttl_seconds": 5}, "'cache_type: json' with ttl_seconds"),
+        (
+            {"cache_type": "json", "load_method": "upsert", "on_update": "merge"},
+            "'cache_type: json' with on_update: merge",
+        ),
     ],
 )
 def test_what_fakeredis_cannot_do_is_refused(
