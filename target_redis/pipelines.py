@@ -173,6 +173,7 @@ def send_to_cluster(
     *,
     transaction: bool = False,
     wait: tuple[int, int] | None = None,
+    values: bool = False,
 ) -> list[t.Any] | None:
     """Send ``chunk`` per node (a ``transaction`` only when its keys are on one node);
     with ``wait`` (replicas, ms), each node's pipeline ends with WAIT on its own
@@ -222,7 +223,7 @@ def send_to_cluster(
             raise_first([("MULTI",), *commands, ("EXEC",)], body)
             body = body[-1]  # EXEC's reply: each command's outcome
         raise_first(commands, body)
-        if not isinstance(body, SimpleReplies):  # else no error, and no value anyone reads
+        if values or not isinstance(body, SimpleReplies):  # else no error, no value read
             for index, reply in zip(indexes, body, strict=True):
                 results[index] = reply
         if wait and int(replies[-1]) < wait[0]:

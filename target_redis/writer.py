@@ -164,7 +164,7 @@ class Writer:
                 for command in commands:
                     pipe.execute_command(*command)
                 return list(pipe.execute())
-        return self._send_to_cluster(self.client, commands, False)
+        return self._send_to_cluster(self.client, commands, False, values=True)
 
     def run(
         self,
@@ -225,10 +225,17 @@ class Writer:
             raise TargetRedisError(msg)
 
     def _send_to_cluster(
-        self, client: redis.RedisCluster, chunk: t.Sequence[Command], transaction: bool
+        self,
+        client: redis.RedisCluster,
+        chunk: t.Sequence[Command],
+        transaction: bool,
+        *,
+        values: bool = False,
     ) -> list[t.Any]:
         wait = (self.wait_replicas, self.wait_timeout_ms) if self.wait_replicas else None
-        replies = send_to_cluster(client, chunk, transaction=transaction, wait=wait)
+        replies = send_to_cluster(
+            client, chunk, transaction=transaction, wait=wait, values=values
+        )
         if replies is not None:
             return replies
         if wait:
@@ -238,7 +245,9 @@ class Writer:
             for attempt in range(1, _RESEND_ATTEMPTS + 1):
                 with contextlib.suppress(redis.RedisError, redis.exceptions.RedisClusterException):
                     client.nodes_manager.initialize()
-                replies = send_to_cluster(client, chunk, transaction=transaction, wait=wait)
+                replies = send_to_cluster(
+                    client, chunk, transaction=transaction, wait=wait, values=values
+                )
                 if replies is not None:
                     return replies
                 time.sleep(0.01 * attempt)

@@ -125,4 +125,7 @@ class LiveRun:
                 os.unlink(self._config_path)
         self._threads[1].join(timeout=5)
         stderr = self.process.stderr.read() if self.process.stderr else ""
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
         return self.process.returncode, stderr

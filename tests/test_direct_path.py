@@ -136,6 +136,8 @@ def contents(client: redis.Redis, namespace: str) -> dict[str, t.Any]:
                 {k: v for k, v in fields.items() if k not in ("at", "reason")}
                 for _, fields in client.xrange(key)
             ]
+        elif kind == "set":  # a key index: the keys without their namespace
+            found[name] = sorted(member[len(namespace) :] for member in client.smembers(key))
         else:
             found[name] = client.get(key)
     return found

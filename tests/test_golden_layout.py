@@ -81,6 +81,8 @@ def test_golden_layout(server: RedisServer, r: redis.Redis, namespace: str) -> N
         "load_method": "append-only",
         "record_format": "airbyte",
         "key_template": "",
+        "key_index": f"{namespace}:{{{prefix}}}:target-redis-keys:items",
+        "issued": "3",
     }
     assert r.type(prefix) == "string"
     assert r.get(prefix) == "3"
