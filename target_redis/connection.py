@@ -163,6 +163,10 @@ class Connection:
         """Close the client and the tunnel (safe to call twice)."""
         if self.owns_client:
             self.client.close()
+            if isinstance(self.client, redis.Redis):
+                # close() leaves a pool it was handed (connection_pool=) open: its
+                # sockets would be left to the garbage collector (ResourceWarning).
+                self.client.connection_pool.disconnect()
         if self._forwarder is not None:
             self._forwarder.stop(force=True)
             self._forwarder = None

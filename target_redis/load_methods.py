@@ -665,12 +665,20 @@ class Overwrite(LoadMethod):
         if held is not None and held.keys in (IDS, PRIMARY_KEY):
             # A new key may be an old key of another type: remove it before writing.
             self._clear_first = held.cache_type != self.cache.name
-        what = "its records" if held is None else held.describe()
         into = self.single_key() if self.cache.single_key else "new keys"
+        if held is not None and held.same_space(planned):
+            self.setup.logger.info(
+                "Stream '%s': overwrite will rewrite its %s (written to %s), then remove "
+                "those this run does not write.",
+                self.stream,
+                planned.describe(),
+                into,
+            )
+            return
         self.setup.logger.info(
             "Stream '%s': overwrite will replace %s with %s, written to %s.",
             self.stream,
-            what,
+            "its records" if held is None else held.describe(),
             planned.describe(),
             into,
         )

@@ -233,9 +233,7 @@ class Writer:
         values: bool = False,
     ) -> list[t.Any]:
         wait = (self.wait_replicas, self.wait_timeout_ms) if self.wait_replicas else None
-        replies = send_to_cluster(
-            client, chunk, transaction=transaction, wait=wait, values=values
-        )
+        replies = send_to_cluster(client, chunk, transaction=transaction, wait=wait, values=values)
         if replies is not None:
             return replies
         if wait:

@@ -26,7 +26,7 @@ def test_demo_loads_the_sample(extra: list[str]) -> None:
     out = done.stdout
     assert '"orders":{"replication_key_value":"A-1002"}' in out
     assert "9 keys:" in out and "':users'" in out and "string 3" in out
-    assert "':{:users}:target-redis-manifest:users'  hash   10 fields" in out
+    assert "':{:users}:target-redis-manifest:users'  hash   12 fields" in out
     assert "  keys: ids\n" in out and "  cache_type: hash\n" in out
     assert '_airbyte_data: {"id":3,"name":"李雷"' in out
     assert ("(cluster)" in out) == bool(extra)

@@ -107,6 +107,8 @@ def run(
     if ok:
         lines = (proc.stdout + proc.stderr).splitlines()
         assert proc.returncode == 0, "\n".join(line[:300] for line in lines[-40:])
+    # Meltano sets PYTHONWARNINGS: an unclosed socket or file would show here.
+    assert "ResourceWarning" not in proc.stdout + proc.stderr, proc.stderr[-3000:]
     return proc
 
 

@@ -98,6 +98,9 @@ def test_template_overwrite_from_the_issue_keeps_other_streams(
     with caplog.at_level(logging.INFO):
         run_target(config, rows("users", [2], "b"))
     assert "overwrite removed 1 records of earlier runs" in caplog.text
+    assert "will rewrite its hash (fields) records keyed by template usr:{id}" in caplog.text
+    assert manifest(r, "app", "users")["key_properties"] == '["id"]'
+    assert not r.exists("app:users")  # no counter: fields records store no id
     assert snapshot(r, lambda key: key in before) == before
     assert sorted(set(r.keys("*")) - set(before)) == sorted(
         ["usr:2", *(KeySpace("app", "users").index_key, KeySpace("app", "users").manifest_key)]

@@ -3,11 +3,14 @@ records whose keys collide once lone surrogates are repaired."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import redis
 from helpers import record_msg, run_cli, schema_msg, singer_lines, state_msg
 
 from devtools.server import RedisServer
+from target_redis.target import TargetRedis
 
 SCHEMA = schema_msg("s", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])
 GOOD = singer_lines(SCHEMA, record_msg("s", {"id": 1, "v": "a"}), state_msg({"s": 1}))
@@ -112,3 +115,35 @@ def test_repaired_keys_keep_their_place(server: RedisServer, r: redis.Redis) -> 
     done = run_cli(server.config(), singer_lines(schema_msg("s", props)) + line)
     assert done.returncode == 0, done.stderr
     assert r.hget(":s:1", "_airbyte_data") == '{"a":1,"\ufffdx":2,"b":3}'
+
+
+@pytest.mark.parametrize("method", ["append-only", "overwrite"])
+def test_close_leaves_no_socket_open(server: RedisServer, method: str) -> None:
+    """Issue 21, item 13: redis-py's close() leaves a pool it was handed open, so its
+    sockets waited for the garbage collector (ResourceWarning under Meltano)."""
+    target = TargetRedis(config=server.config(load_method=method))
+    target.process_lines(io.StringIO(GOOD))
+    target.process_endofpipe()
+    pool = target.connection.client.connection_pool
+    target.close()
+    connections = [*pool._available_connections, *pool._in_use_connections]
+    assert connections and all(c._sock is None for c in connections)
+
+
+@pytest.mark.parametrize(
+    ("settings", "args"),
+    [
+        ({}, ()),
+        ({"load_method": "overwrite"}, ()),
+        ({"load_method": "upsert", "on_invalid_record": "dead_letter"}, ()),
+        ({}, ("--test",)),
+    ],
+)
+def test_every_connection_is_closed(
+    server: RedisServer, settings: dict, args: tuple[str, ...]
+) -> None:
+    """Issue 21, item 13: Meltano sets PYTHONWARNINGS; an unclosed socket warned at exit."""
+    env = {"PYTHONWARNINGS": "always::ResourceWarning", "PYTHONDEVMODE": "1"}
+    done = run_cli(server.config(**settings), GOOD, *args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "ResourceWarning" not in done.stderr, done.stderr[-2000:]
