@@ -125,7 +125,8 @@ class LiveRun:
                 os.unlink(self._config_path)
         self._threads[1].join(timeout=5)
         stderr = self.process.stderr.read() if self.process.stderr else ""
-        for pipe in (self.process.stdout, self.process.stderr):
+        for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             if pipe is not None:
-                pipe.close()
+                with contextlib.suppress(OSError):  # stdin: the process may be gone
+                    pipe.close()
         return self.process.returncode, stderr

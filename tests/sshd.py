@@ -120,4 +120,6 @@ LogLevel ERROR
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+        if self.process.stderr is not None:
+            self.process.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -197,6 +197,7 @@ def http_server() -> t.Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
+    httpd.server_close()
 
 
 def test_remote_ref_is_refused_without_a_request(server: RedisServer, http_server: str) -> None:
