@@ -7,11 +7,15 @@ compile falls back to the SDK's validator.
 
 from __future__ import annotations
 
+import decimal
 import logging
+import re
 import typing as t
 import urllib.parse
 
 import fastjsonschema
+from fastjsonschema import draft04, draft06, draft07, draft2019
+from fastjsonschema.ref_resolver import RefResolver
 from singer_sdk.exceptions import InvalidJSONSchema, InvalidRecord
 from singer_sdk.sinks.core import BaseJSONSchemaValidator, JSONSchemaValidator
 
@@ -29,9 +33,7 @@ class CompiledValidator(BaseJSONSchemaValidator):
         self._fallback: JSONSchemaValidator | None = None
         JSONSchemaValidator(schema)  # raises InvalidJSONSchema for an invalid schema
         try:
-            self._check = fastjsonschema.compile(
-                schema, handlers=_NO_REMOTE, use_formats=False, use_default=False
-            )
+            self._check = _compile(schema)
         except (fastjsonschema.JsonSchemaDefinitionException, TypeError, ValueError) as exc:
             logger.info("Schema needs the jsonschema validator (%s).", exc)
             self._fallback = JSONSchemaValidator(schema)
@@ -55,10 +57,119 @@ class CompiledValidator(BaseJSONSchemaValidator):
             self._check(record)
         except fastjsonschema.JsonSchemaValueException as exc:
             message = (exc.message or str(exc)).replace("data.", "", 1)
-            message = message.replace("data ", "record ", 1)
+            message = _LITERAL.sub(r"\1", message.replace("data ", "record ", 1))
             if exc.rule in ("type", "enum", "const", "format", "pattern"):
                 message += f" (got {_short(exc.value)})"
             raise InvalidRecord(message, record) from None
+        except Exception as exc:  # a keyword the validator cannot apply to this record
+            detail = " ".join(str(exc).split())[:120]
+            message = f"the schema could not be checked on it ({type(exc).__name__}: {detail})"
+            raise InvalidRecord(message, record) from None
+
+
+def is_multiple(value: int | float | decimal.Decimal, divisor: str) -> bool:
+    """Whether ``value`` is an integer multiple of the number written ``divisor``,
+    exactly (decimal arithmetic on the numbers' text, however large their exponents)."""
+    number = decimal.Decimal(repr(value)) if isinstance(value, float) else decimal.Decimal(value)
+    step = decimal.Decimal(divisor)
+    if not number.is_finite() or not step.is_finite() or not step:
+        return False
+    value_digits, value_exponent = _integer_and_exponent(number)
+    step_digits, step_exponent = _integer_and_exponent(step)
+    if not value_digits:
+        return True
+    if value_exponent >= step_exponent:  # value_digits * 10**shift % step_digits, modular
+        shift = value_exponent - step_exponent
+        return value_digits * pow(10, shift, step_digits) % step_digits == 0
+    shift = step_exponent - value_exponent
+    if shift > len(str(value_digits)):
+        return False  # step_digits * 10**shift exceeds value_digits
+    return value_digits % (step_digits * 10**shift) == 0
+
+
+def _integer_and_exponent(number: decimal.Decimal) -> tuple[int, int]:
+    _, digits, exponent = number.as_tuple()
+    return int("".join(map(str, digits)) or "0"), int(exponent)
+
+
+_GENERATORS = {
+    "draft-04": draft04.CodeGeneratorDraft04,
+    "draft-06": draft06.CodeGeneratorDraft06,
+    "draft-07": draft07.CodeGeneratorDraft07,
+}
+
+
+def _compile(schema: dict[str, t.Any]) -> t.Callable[[t.Any], t.Any]:
+    """fastjsonschema's validator for the schema (its draft chosen as fastjsonschema
+    chooses it), with ``multipleOf`` checked exactly: its own check divides a record's
+    Decimal by a float, which raises TypeError."""
+    version = str(schema.get("$schema", ""))
+    base = next(
+        (cls for name, cls in _GENERATORS.items() if name in version),
+        draft2019.CodeGeneratorDraft2019,
+    )
+
+    class ExactMultiples(base):  # type: ignore[valid-type,misc]
+        def generate_multiple_of(self) -> None:
+            divisor = self._definition["multipleOf"]
+            if isinstance(divisor, bool) or not isinstance(divisor, (int, float, decimal.Decimal)):
+                raise fastjsonschema.JsonSchemaDefinitionException("multipleOf must be a number")
+            if not divisor > 0:
+                raise fastjsonschema.JsonSchemaDefinitionException("multipleOf must be above 0")
+            number = "isinstance({variable}, (int, float, Decimal))"
+            test = f"not is_multiple({{variable}}, {str(divisor)!r})"
+            with self.l(f"if {number} and not isinstance({{variable}}, bool) and {test}:"):
+                self.exc("{name} must be multiple of {multipleOf}", rule="multipleOf")
+
+    schema = _exact_bounds(schema)
+    resolver = RefResolver.from_schema(schema, handlers=_NO_REMOTE, store={})
+    generator = ExactMultiples(
+        schema,
+        resolver=resolver,
+        formats={},
+        use_default=False,
+        use_formats=False,
+        detailed_exceptions=True,
+        fast_fail=True,
+    )
+    state = {**generator.global_state, "is_multiple": is_multiple, "Decimal": decimal.Decimal}
+    exec(generator.func_code, state)  # as fastjsonschema.compile does
+    return t.cast("t.Callable[[t.Any], t.Any]", state[resolver.get_scope_name()])
+
+
+class _Literal(decimal.Decimal):
+    """A bound as the code fastjsonschema generates must write it: ``Decimal('0.1')``,
+    not ``0.1`` (a float, so that a record's exact 0.1 would be below ``minimum: 0.1``)."""
+
+    def __str__(self) -> str:
+        return f"Decimal({super().__str__()!r})"
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else super().__format__(spec)
+
+
+_BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+_DATA = frozenset({"enum", "const", "default", "examples"})
+_LITERAL = re.compile(r"Decimal\('([^']*)'\)")
+
+
+def _exact_bounds(schema: t.Any) -> t.Any:
+    """The schema with its numeric bounds as exact literals (values inside ``enum``,
+    ``const``, ``default`` and ``examples`` are data, left as they are)."""
+    if isinstance(schema, list):
+        return [_exact_bounds(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copy: dict[str, t.Any] = {}
+    for key, value in schema.items():
+        number = isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+        if key in _BOUNDS and number:
+            copy[key] = _Literal(repr(value) if isinstance(value, float) else value)
+        elif key in _DATA:
+            copy[key] = value
+        else:
+            copy[key] = _exact_bounds(value)
+    return copy
 
 
 def _refuse_remote(uri: str) -> t.NoReturn:
