@@ -128,6 +128,9 @@ def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
     line = getattr(target.message_reader, "line_number", 0)
     where = f"Input line {line}"
     stream = getattr(exc, "stream", None)  # set by the sink that found it
+    batch_file = getattr(exc, "batch_file", None)  # set for a BATCH file's record
     if stream and isinstance(exc, (InvalidRecord, MissingKeyPropertiesError)):
-        where += f" (stream '{stream}')"
+        where += f" (stream '{stream}'" + (f", BATCH {batch_file})" if batch_file else ")")
+    elif batch_file:
+        where += f" (BATCH {batch_file})"
     return f"{where}: {text}"

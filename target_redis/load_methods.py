@@ -76,8 +76,6 @@ class StreamSetup:
     """The stream's schema properties at its first SCHEMA."""
     merge: bool = False
     """``on_update: merge``: a record's properties are laid over the stored ones."""
-    bookmarks: tuple[str, ...] = ()
-    """The SCHEMA's ``bookmark_properties`` (an incremental stream)."""
     json_inexact_numbers: str = "double"
     """``cache_type: json``: numbers RedisJSON would change stay ``double`` or ``string``."""
     known_streams: set[str] = dataclasses.field(default_factory=set)
@@ -658,8 +656,6 @@ class Overwrite(LoadMethod):
         self._leased = True
         self._renewed = time.monotonic()
         held, planned = self.held, self.planned()
-        if self.setup.bookmarks:
-            self.warn_incremental("its SCHEMA has bookmark_properties")
         if held is not None and held.keys == SINGLE_KEY and not self.cache.single_key:
             self._drop_single_key = True  # the counter takes the single key's place
         if held is not None and held.keys in (IDS, PRIMARY_KEY):

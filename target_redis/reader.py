@@ -47,22 +47,30 @@ def _lone_surrogates_replaced(line: str | bytes) -> dict | None:
     ``"\\ud800"``), each lone surrogate replaced by U+FFFD, object keys in place; None if
     it is not JSON. Two keys of one object that become the same key mark a RECORD
     (``COLLIDING_KEYS``) and refuse any other message."""
-    try:
-        text = line.decode() if isinstance(line, bytes) else line
-        message = json.loads(text, parse_float=number)
-    except (ValueError, RecursionError):
+    repaired = lone_surrogates_repaired(line)
+    if repaired is None or not isinstance(repaired[0], dict):
         return None
-    if not isinstance(message, dict) or not _SURROGATE.search(
-        json.dumps(message, ensure_ascii=False, default=str)
-    ):
-        return None
-    message, collided = _replace_surrogates(message)
+    message, collided = repaired
     if collided:
         if message.get("type") != "RECORD":
             msg = "two keys of an object are the same once lone surrogates are replaced"
             raise InvalidInputLine(msg)
         message[COLLIDING_KEYS] = True
     return t.cast("dict", message)
+
+
+def lone_surrogates_repaired(line: str | bytes) -> tuple[t.Any, bool] | None:
+    """A JSON line with lone surrogate escapes, decoded, each replaced by U+FFFD (keys in
+    place), and whether two keys of an object became one; None if it is not JSON or
+    has none."""
+    try:
+        text = line.decode() if isinstance(line, bytes) else line
+        value = json.loads(text, parse_float=number)
+    except (ValueError, RecursionError):
+        return None
+    if not _SURROGATE.search(json.dumps(value, ensure_ascii=False, default=str)):
+        return None
+    return _replace_surrogates(value)
 
 
 def _replace_surrogates(value: t.Any) -> tuple[t.Any, bool]:

@@ -296,9 +296,6 @@ class RedisSink(BatchSink):
                 "records (interrupted drain); stopping without emitting state."
             )
             raise TargetRedisError(msg)
-        if rows and not isinstance(rows[0], Row):  # raw records from BATCH files
-            self.progress.started()
-            rows = [self._batch_file_row(record) for record in rows]
         try:
             written = self.load.write(rows)
             deletes = sum(1 for row in rows if row.deleted)
@@ -311,28 +308,6 @@ class RedisSink(BatchSink):
             )
             raise TargetRedisError(msg) from exc
         self.logger.debug("Stream '%s': batch of %d records written.", self.stream_name, written)
-
-    def process_batch_files(self, encoding: t.Any, files: t.Sequence[str]) -> None:
-        """Load BATCH files (JSONL, optionally gzip) as if their records came as RECORDs."""
-        try:
-            super().process_batch_files(encoding, files)
-        except (OSError, NotImplementedError, ValueError) as exc:
-            if isinstance(exc, InvalidRecord):
-                raise
-            msg = f"Stream '{self.stream_name}': a BATCH file could not be loaded: {exc}"
-            raise BadInputError(msg) from None
-
-    def _batch_file_row(self, record: t.Any) -> Row:
-        """A record from a BATCH file, checked and shaped as a RECORD message's would be
-        (the SDK hands these over raw: no validation, no metadata)."""
-        if not isinstance(record, dict):
-            msg = f"Stream '{self.stream_name}': a BATCH file line is not a JSON object."
-            raise BadInputError(msg)
-        if self.include_sdc_metadata_properties:
-            self._add_sdc_metadata_to_record(record, {}, {})
-        self._validate_and_parse(record)
-        self._singer_validate_message(record)
-        return self._row(record, None, None)
 
     def activate_version(self, new_version: int) -> None:
         """Remove (hard_delete) or mark deleted what versions before ``new_version``

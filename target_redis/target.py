@@ -24,6 +24,7 @@ from singer_sdk.singerlib.json import serialize_json
 
 from target_redis import __version__, logsafe, rows, settings, stream_settings
 from target_redis.access import PROBE_STREAM, check_write_access
+from target_redis.batch_files import BatchLine, batch_lines
 from target_redis.connection import adopt, connect, endpoint
 from target_redis.direct import DirectRecords
 from target_redis.errors import (
@@ -59,6 +60,8 @@ if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
 
+BATCH_LINE = "__target_redis_batch_line__"
+"""Set on a RECORD message made from a BATCH file's line: where the line came from."""
 INCREMENTAL_BOOKMARKS = frozenset({"replication_key_value", "replication_key", "lsn"})
 """Bookmark keys of an incremental stream's STATE (SDK taps, LOG_BASED tap-postgres)."""
 
@@ -149,7 +152,6 @@ class TargetRedis(Target):
         self.encode = rows.encode_data if self.fast_path else rows.encode_data_plain
         self._progress: dict[str, Progress] = {}
         self.loads: dict[str, LoadMethod] = {}
-        self._bookmark_properties: dict[str, tuple[str, ...]] = {}
         self._started: set[str] = set()
         self._known_streams: dict[str, set[str]] = {}
         self._run_id = uuid.uuid4().hex[:12]
@@ -292,15 +294,13 @@ class TargetRedis(Target):
         problem = check_references(schema)
         if problem:
             raise BadInputError(f"SCHEMA for stream '{stream}': {problem}.")
-        bookmarks = message_dict.get("bookmark_properties")
-        if isinstance(bookmarks, list) and bookmarks:
-            self._bookmark_properties[str(message_dict.get("stream"))] = tuple(map(str, bookmarks))
         self.direct.reset()
         super()._process_schema_message(message_dict)
 
     def _process_record_message(self, message_dict: dict) -> None:
         # Sinks read time_extracted and the raw _sdc_deleted_at from here.
         self.current_record_message = message_dict
+        batch_line: BatchLine | None = message_dict.pop(BATCH_LINE, None)
         stream = _stream_name(message_dict)
         if not isinstance(message_dict.get("record"), dict):
             msg = f"RECORD of stream '{stream}' is not a JSON object."
@@ -314,11 +314,16 @@ class TargetRedis(Target):
                 raise RejectedRecord(msg)
             super()._process_record_message(message_dict)
         except (InvalidRecord, MissingKeyPropertiesError, RejectedRecord) as exc:
+            if batch_line is not None:
+                exc.batch_file = batch_line.where  # type: ignore[union-attr]
             if not self.invalid.tolerated:
                 raise
             reason = exc.error_message if isinstance(exc, InvalidRecord) else str(exc)
             line = getattr(self.message_reader, "_current_message", b"")
             number = getattr(self.message_reader, "line_number", 0)
+            if batch_line is not None:
+                reason = f"{reason} (BATCH {batch_line.where})"
+                line = batch_line.text
             namespace = stream_settings.for_stream(self.config, stream).namespace
             self.invalid.set_aside(stream, namespace, reason, number, line)
             self.progress_for(stream).invalid += 1
@@ -367,7 +372,14 @@ class TargetRedis(Target):
                     "supported; BATCH files must be local (a path or a file:// URL)."
                 )
                 raise BadInputError(msg)
-        super()._process_batch_message(message_dict)
+        # Each line goes through the RECORD path: stream maps, flattening, validation,
+        # on_invalid_record, number text, and input order with the stream's RECORDs.
+        for line in batch_lines(stream, message_dict["encoding"], manifest):
+            record: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": line.record}
+            record[BATCH_LINE] = line
+            if line.colliding_keys:
+                record[COLLIDING_KEYS] = True
+            self._process_record_message(record)
 
     def get_sink(
         self,
@@ -418,7 +430,6 @@ class TargetRedis(Target):
                 json_inexact_numbers=each.json_inexact_numbers,
                 properties=properties,
                 merge=each.on_update == "merge",
-                bookmarks=self._bookmark_properties.get(stream, ()),
                 known_streams=self._known_streams.setdefault(each.namespace, set()),
             )
             self.loads[stream] = load_method_for(each.load_method, setup)

@@ -144,8 +144,8 @@ class _Literal(decimal.Decimal):
     def __str__(self) -> str:
         return f"Decimal({super().__str__()!r})"
 
-    def __format__(self, spec: str) -> str:
-        return str(self) if not spec else super().__format__(spec)
+    def __format__(self, spec: str, context: t.Any = None, /) -> str:
+        return str(self) if not spec else super().__format__(spec, context)
 
 
 _BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})

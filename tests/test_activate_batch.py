@@ -187,4 +187,5 @@ def test_an_error_names_its_own_stream(server: RedisServer, tmp_path: Path) -> N
     proc = run_cli(config, text)
     assert proc.returncode == 1 and proc.stdout == ""
     (error,) = [line for line in proc.stderr.splitlines() if "| ERROR" in line]
-    assert "Input line 4 (stream 'b'):" in error, error
+    assert "Input line 4 (stream 'b', BATCH file file://" in error, error
+    assert "b.jsonl line 1): Record failed schema validation: id must be integer" in error

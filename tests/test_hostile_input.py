@@ -149,7 +149,8 @@ def test_batch_file_holding_an_array_line(
     done = run_cli(server.config(), GOOD + batch("s", path.as_uri()))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     (error,) = [ln for ln in done.stderr.splitlines() if "| ERROR" in ln]
-    assert "Input line 4: Stream 's': a BATCH file line is not a JSON object." in error
+    assert "Input line 4: Stream 's': BATCH file file://" in error
+    assert "b.jsonl line 2 is not a JSON object." in error
     assert done.stdout == ""
 
 

@@ -395,28 +395,24 @@ def test_single_key_without_manifest_refuses_per_record_append(
 
 
 def test_overwrite_of_an_incremental_stream_warns_once(server: RedisServer) -> None:
+    """SDK taps send bookmark_properties on full-table streams too: only a STATE with a
+    replication bookmark says the stream is incremental (issue 22)."""
     schema = schema_msg("s", PROPS, ["id"])
     schema["bookmark_properties"] = ["id"]
     text = singer_lines(
         schema,
         record_msg("s", {"id": 7, "v": "changed"}),
         state_msg({"bookmarks": {"s": {"replication_key": "id", "replication_key_value": 7}}}),
+        state_msg({"bookmarks": {"s": {"replication_key": "id", "replication_key_value": 8}}}),
     )
     done = run_cli(server.config(load_method="overwrite"), text)
     assert done.returncode == 0, done.stderr
     warnings = [line for line in done.stderr.splitlines() if "looks incremental" in line]
     assert len(warnings) == 1
-    assert "Stream 's' looks incremental (its SCHEMA has bookmark_properties)" in warnings[0]
-    plain = singer_lines(
-        schema_msg("t", PROPS, ["id"]),
-        record_msg("t", {"id": 7, "v": "changed"}),
-        state_msg({"bookmarks": {"t": {"replication_key": "id", "replication_key_value": 7}}}),
-    )
-    done = run_cli(server.config(load_method="overwrite"), plain)
-    assert "Stream 't' looks incremental (its STATE bookmark has replication_key)" in done.stderr
-    full = singer_lines(
-        schema_msg("u", PROPS, ["id"]), state_msg({"bookmarks": {"u": {"version": 1}}})
-    )
+    assert "Stream 's' looks incremental (its STATE bookmark has replication_key)" in warnings[0]
+    full_table = schema_msg("u", PROPS, ["id"])
+    full_table["bookmark_properties"] = ["id"]
+    full = singer_lines(full_table, state_msg({"bookmarks": {"u": {"version": 1}}}))
     assert "incremental" not in run_cli(server.config(load_method="overwrite"), full).stderr
 
 

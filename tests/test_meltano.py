@@ -62,6 +62,19 @@ def project(
     extractor, orders = dev["plugins"]["extractors"]
     extractor["config"] = {"path": "data/*.jsonl", "stream_name": "users", "primary_keys": ["id"]}
     orders["config"] = {**orders["config"], "path": "orders/*.jsonl"}
+    (directory / "batches").mkdir()
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": (directory / "batches").as_uri(), "prefix": "users-"},
+    }
+    dev["plugins"]["extractors"].append(
+        {
+            "name": "tap-jsonl--batch",
+            "inherit_from": "tap-jsonl",
+            "settings": [{"name": "batch_config", "kind": "object"}],
+            "config": {**extractor["config"], "batch_config": batch_config},
+        }
+    )
     dev_streams = dev["plugins"]["loaders"][0]["config"]["streams"]
     loader = yaml.safe_load((ROOT / "plugin" / "target-redis.yml").read_text())
     loader.update(
@@ -154,6 +167,20 @@ def test_one_meltano_run_loads_each_stream_in_its_shape(
             ("A-2", 5.0),
             ("A-1", 19.99),
         ]
+
+
+def test_a_tap_in_batch_mode_lands_what_its_record_mode_lands(
+    meltano: Path, project: Path, redis_server: RedisServer
+) -> None:
+    """Issue 22: an SDK tap with batch_config sends BATCH messages (gzip JSONL files)."""
+    with redis_server.client() as client:
+        client.flushall()
+        run(meltano, project, "run", "--full-refresh", "tap-jsonl", "target-redis")
+        records = users(client)
+        client.flushall()
+        run(meltano, project, "run", "--full-refresh", "tap-jsonl--batch", "target-redis")
+        assert list((project / "batches").glob("users-*")), "the tap wrote no BATCH file"
+        assert users(client) == records and set(records) == {"e2e:users:101", "e2e:users:102"}
 
 
 def test_meltano_test_runs_the_connection_check(meltano: Path, project: Path) -> None:

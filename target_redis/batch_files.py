@@ -1,0 +1,79 @@
+"""BATCH files: their lines, read as RECORD messages' records are (numbers with the tap's
+text, lone surrogates repaired), to go through the same record path as RECORD lines.
+
+Only local JSONL files (a path or a ``file://`` URL, plain or gzip) are read; target.py
+refuses other schemes before any is opened.
+"""
+
+from __future__ import annotations
+
+import gzip
+import typing as t
+import urllib.parse
+import urllib.request
+
+import msgspec
+
+from target_redis.errors import BadInputError
+from target_redis.reader import DECODER, lone_surrogates_repaired
+
+COMPRESSIONS = ("none", "gzip")
+
+
+class BatchLine(t.NamedTuple):
+    """One record of a BATCH file, with where it came from."""
+
+    record: dict[str, t.Any]
+    colliding_keys: bool
+    """Two keys of the record became one when lone surrogates were repaired."""
+    where: str
+    """``file <url> line <n>``, for errors."""
+    text: bytes
+    """The line as written (for the dead letter)."""
+
+
+def local_path(url: str) -> str:
+    """The file a manifest entry names (a path, or a ``file://`` URL)."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.request.url2pathname(parts.path) if parts.scheme == "file" else url
+
+
+def batch_lines(
+    stream: str, encoding: t.Mapping[str, t.Any], urls: list[str]
+) -> t.Iterator[BatchLine]:
+    """Every record of the BATCH message's files, in order."""
+    kind = encoding.get("format")
+    compression = encoding.get("compression") or "none"
+    if kind != "jsonl" or compression not in COMPRESSIONS:
+        msg = (
+            f"BATCH for stream '{stream}': encoding {kind!r} with compression "
+            f"{compression!r} is not supported (jsonl, plain or gzip)."
+        )
+        raise BadInputError(msg)
+    for url in urls:
+        try:
+            with (gzip.open if compression == "gzip" else open)(local_path(url), "rb") as file:
+                for number, line in enumerate(file, start=1):
+                    if line.strip():
+                        where = f"file {url} line {number}"
+                        yield BatchLine(*_record(stream, line, where), text=line, where=where)
+        except OSError as exc:  # gzip.BadGzipFile too
+            msg = f"BATCH for stream '{stream}': file {url} could not be read: {exc}"
+            raise BadInputError(msg) from None
+
+
+def _record(stream: str, line: bytes, where: str) -> tuple[dict[str, t.Any], bool]:
+    record: t.Any = None
+    collided = False
+    try:
+        record = DECODER.decode(line)
+    except msgspec.DecodeError:
+        repaired = lone_surrogates_repaired(line)
+        if repaired is not None:
+            record, collided = repaired
+    except UnicodeDecodeError:
+        pass
+    if not isinstance(record, dict):
+        msg = f"Stream '{stream}': BATCH {where} is not a JSON object."
+        raise BadInputError(msg)
+    return record, collided
