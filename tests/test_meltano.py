@@ -67,11 +67,11 @@ def project(
         "encoding": {"format": "jsonl", "compression": "gzip"},
         "storage": {"root": (directory / "batches").as_uri(), "prefix": "users-"},
     }
+    extractor["settings"].append({"name": "batch_config", "kind": "object"})
     dev["plugins"]["extractors"].append(
         {
             "name": "tap-jsonl--batch",
             "inherit_from": "tap-jsonl",
-            "settings": [{"name": "batch_config", "kind": "object"}],
             "config": {**extractor["config"], "batch_config": batch_config},
         }
     )
