@@ -350,6 +350,8 @@ class LoadMethod:
 
     def write(self, rows: list[Row]) -> int:
         """Write a batch; return how many records (or keys) it wrote."""
+        if self._manifest_due and rows:
+            self._tell_shorter_names()
         if self.keys == SINGLE_KEY:
             return self._write_single(rows)
         if self.keys in (PRIMARY_KEY, TEMPLATE):
@@ -537,6 +539,16 @@ class LoadMethod:
     def wrote_ids(self, first_id: int, count: int) -> None:
         """Ids ``first_id`` .. ``first_id + count - 1`` were written."""
 
+    def _tell_shorter_names(self) -> None:
+        """Before the first batch: name this stream in the ``extended-by`` SET of each
+        stream whose name this one extends (another cluster slot than the batch's)."""
+        commands: list[Command] = []
+        for shorter in self.space.extends():
+            commands.append(("SADD", shorter.extended_key, self.stream))
+            commands += self.cache.expire(shorter.extended_key)
+        if commands:
+            self.writer.run(commands)
+
     def _manifest_commands(self) -> list[Command]:
         """The manifest's HSET, once per run, ahead of the first batch."""
         if not self._manifest_due:
@@ -549,9 +561,6 @@ class LoadMethod:
         fields = manifest.fields(self.stream, self.space.namespace, self.setup.version)
         pairs = [part for item in fields.items() for part in item]
         commands: list[Command] = [(self.cache.hash_set, self.space.manifest_key, *pairs)]
-        for shorter in self.space.extends():  # tell each stream this name extends
-            commands.append(("SADD", shorter.extended_key, self.stream))
-            commands += self.cache.expire(shorter.extended_key)
         if not manifest.mixed_with:
             commands.append(("HDEL", self.space.manifest_key, "mixed_with"))
         return commands

@@ -226,6 +226,20 @@ def test_native_shapes_on_the_cluster(cluster: LocalCluster, cc: redis.RedisClus
     assert len(list(cc.scan_iter(match="user:*"))) == 10
 
 
+@pytest.mark.parametrize("method", ["append-only", "overwrite"])
+def test_single_key_stream_whose_name_has_a_colon(
+    cluster: LocalCluster, cc: redis.RedisCluster, method: str
+) -> None:
+    """A list writes in MULTI/EXEC in the slot of N:S; the note to stream 'a' that
+    'a:b' exists goes to another slot, outside that transaction."""
+    config = cluster.config(cache_type="list", load_method=method)
+    run_target(config, lines([1, 2], "a", stream="a:b"))
+    assert cc.lrange(":a:b", 0, -1) == ['{"id":1,"v":"a1"}', '{"id":2,"v":"a2"}']
+    assert cc.smembers(":{:a}:target-redis-extended-by:a") == {"a:b"}
+    with pytest.raises(TargetRedisError, match="one name extends the other"):
+        run_target(config, lines([1], "x", stream="a"))
+
+
 def test_string_cache_type_upsert(cluster: LocalCluster, cc: redis.RedisCluster) -> None:
     config = cluster.config(cache_type="string", load_method="upsert", ttl_seconds=600)
     run_target(config, lines(range(1, 51), "a"))
