@@ -104,7 +104,10 @@ CORPUS = [
             }
         ),
         {},
-        ["Input line 2", "a BATCH file could not be loaded"],
+        [
+            "Input line 2",
+            "BATCH for stream 's': file file:///nonexistent/batch-1.jsonl could not be read",
+        ],
     ),
     ("wrong-typed setting", GOOD, {"port": "sixty"}, ["setting 'port' must be of type integer"]),
     (
