@@ -572,10 +572,11 @@ class LoadMethod:
 
     def owned_chunks(
         self, redis_type: str | None = None, counter: int | None = None
-    ) -> t.Iterator[list[str]]:
+    ) -> t.Iterator[tuple[bool, list[str]]]:
         """Every record key the stream owns (of ``redis_type`` only, when given), a
-        chunk at a time: those its key index names, and its id keys where it held or
-        writes ids (ownership.py)."""
+        chunk at a time with whether it comes from the key index: the index's members,
+        and its id keys where it held or writes ids, up to ``counter`` (read here when
+        not given; ownership.py)."""
         held = self.held
         legacy = held is not None and held.keys == UNKNOWN
         ids = self.keys == IDS or (held is not None and (held.keys == IDS or bool(held.mixed_with)))
@@ -588,7 +589,7 @@ class LoadMethod:
         whose ``_sdc_table_version`` is missing or older than ``version``; how many."""
         cache = t.cast("RecordType", self.cache)
         touched = 0
-        for chunk in self.owned_chunks(cache.redis_type):
+        for indexed, chunk in self.owned_chunks(cache.redis_type):
             count, deleted = self.writer.retire_versions(
                 cache,
                 chunk,
@@ -597,7 +598,8 @@ class LoadMethod:
                 encode=encode,
                 fields=self._fields,
             )
-            self.writer.run(self.owner.forget(deleted))
+            if indexed:
+                self.writer.run(self.owner.forget(deleted))
             touched += count
         return touched
 
@@ -762,13 +764,12 @@ class Overwrite(LoadMethod):
         return self.owner.claim(keys, run=True)
 
     def _stale(self, keys: list[str]) -> list[str]:
-        """Those of the stream's ``keys`` this run did not write."""
+        """Those of the stream's ``keys`` this run did not write: ids it wrote are known
+        here, keys by primary key or template are looked up in the run's SET."""
+        if self.keys not in (PRIMARY_KEY, TEMPLATE):
+            return [key for key in keys if not self._in_ranges(key)]
         written = self.owner.written_by_run(keys)
-        return [
-            key
-            for key, by_run in zip(keys, written, strict=True)
-            if not by_run and not self._in_ranges(key)
-        ]
+        return [key for key, by_run in zip(keys, written, strict=True) if not by_run]
 
     def _in_ranges(self, key: str) -> bool:
         ab_id = parse_id_suffix(key, self.space.key)
@@ -796,10 +797,11 @@ class Overwrite(LoadMethod):
         if self._drop_single_key:  # no record this run: the old single key goes too
             self.writer.remove([self.space.key])
         removed = 0
-        for chunk in self.owned_chunks(counter=counter):
+        for indexed, chunk in self.owned_chunks(counter=counter):
             stale = self._stale(chunk)
             removed += self.writer.remove(stale)
-            self.writer.run(self.owner.forget(stale))
+            if indexed:
+                self.writer.run(self.owner.forget(stale))
         manifest = dataclasses.replace(self.planned(), mixed_with="")
         issued: list[Command] = []
         if counter is not None and not self.cache.single_key:

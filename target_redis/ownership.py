@@ -69,18 +69,19 @@ class Ownership:
 
     def chunks(
         self, *, ids: bool, legacy: bool, counter: int | None, redis_type: str | None = None
-    ) -> t.Iterator[list[str]]:
-        """The stream's record keys, a chunk at a time: the index's members, then (with
-        ``ids``) its id keys up to ``counter``, or (``legacy``: a key space written before
-        0.3) every per-record key under ``N:S:`` that no other stream claims. With
-        ``redis_type``, only keys of that type. Without a counter (it was replaced by a
-        single key, or expired) every id key is the stream's."""
+    ) -> t.Iterator[tuple[bool, list[str]]]:
+        """The stream's record keys, a chunk at a time, each with whether it comes from
+        the key index: the index's members, then (with ``ids``) its id keys up to
+        ``counter``, or (``legacy``: a key space written before 0.3) every per-record key
+        under ``N:S:`` that no other stream claims. With ``redis_type``, only keys of that
+        type. Without a counter (it was replaced by a single key, or expired) every id
+        key is the stream's."""
         for chunk in self.writer.set_chunks(self.space.index_key):
             if redis_type is not None:
                 kinds = self.writer.types_and_values(chunk)
                 chunk = [k for k, (kind, _) in zip(chunk, kinds, strict=True) if kind == redis_type]
             if chunk:
-                yield chunk
+                yield True, chunk
         if not ids and not legacy:
             return
         for chunk in self.writer.scan_chunks(self.space.pattern):
@@ -88,7 +89,7 @@ class Ownership:
                 chunk = [key for key in chunk if self._is_id(key, counter)]
             own = self.space.own_records(chunk, self.writer, redis_type) if chunk else []
             if own:
-                yield own
+                yield False, own
 
     def _is_id(self, key: str, counter: int | None) -> bool:
         number = parse_id_suffix(key, self.space.key)
@@ -98,7 +99,7 @@ class Ownership:
         """Record the per-record keys under ``N:S:`` that no other stream claims (a
         primary-key stream written before 0.3); how many."""
         adopted = 0
-        for chunk in self.chunks(ids=False, legacy=True, counter=None):
+        for _, chunk in self.chunks(ids=False, legacy=True, counter=None):
             self.writer.run(self.claim(chunk))
             adopted += len(chunk)
         return adopted
