@@ -32,7 +32,7 @@ LINES = [
     '{"id":2,"_sdc_deleted_at":"2024-01-01T00:00:00Z"}',
 ]
 CONFIG = {
-    "stream_maps": {"s": {"secret": "__NULL__", "double": "id * 2"}},
+    "stream_maps": {"s": {"secret": "__NULL__", "label": "'#' + str(id)"}},
     "flattening_enabled": True,
     "flattening_max_depth": 1,
     "on_invalid_record": "dead_letter",
@@ -116,6 +116,10 @@ def test_batch_files_land_exactly_what_records_land(
     assert run_target(config, as_records(LINES)).states == expected_states
     expected = contents(r)
     assert all("s3cret" not in json.dumps(value) for value in expected.values())
+    dead = [v for k, v in expected.items() if "dead-letter" in k]
+    assert dead == [[{"stream": "s", "reason": "id must be integer (got 'two')"}]]
+    if shape.get("cache_type") != "sorted_set":  # members are primary keys there
+        assert "#1" in json.dumps(expected)  # the computed property landed
     for compression in ("none", "gzip"):
         r.flushall()
         assert run_target(config, as_batches(LINES, tmp_path, compression)).states == (
@@ -152,3 +156,22 @@ def test_batch_records_take_the_stream_maps_key_properties(
     assert sorted(r.keys(":s:*")) == [":s:1", ":s:2", ":s:3"]
     data = contents(r)[":s:2"]["_airbyte_data"]
     assert data == expected[":s:2"]["_airbyte_data"] and '"uid":2' in data
+
+
+@pytest.mark.parametrize("method", ["upsert", "overwrite"])
+def test_batch_files_land_exactly_what_records_land_as_json(
+    module_server: RedisServer, modules: redis.Redis, tmp_path: Path, method: str
+) -> None:
+    """The same, for RedisJSON documents (a real server with the module)."""
+    config = module_server.config(**CONFIG, cache_type="json", load_method=method)
+    run_target(config, as_records(LINES))
+    expected = {
+        key: modules.execute_command("JSON.GET", key) if modules.type(key) == "ReJSON-RL" else None
+        for key in modules.keys(":s:*")
+    }
+    assert expected and all('"label":"#' in value for value in expected.values())
+    for compression in ("none", "gzip"):
+        modules.flushall()
+        run_target(config, as_batches(LINES, tmp_path, compression))
+        found = {key: modules.execute_command("JSON.GET", key) for key in modules.keys(":s:*")}
+        assert found == expected, compression
