@@ -59,7 +59,8 @@ class InvalidRecords:
             raw = line if isinstance(line, bytes) else line.encode()
             at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
             fields = ("line", raw.rstrip(b"\r\n"), "stream", stream, "input_line", str(line_number))
-            self.writer.run([("XADD", key, "*", *fields, "reason", reason, "at", at)])  # type: ignore[list-item]
+            entry = ("XADD", key, "*", *fields, "reason", reason, "at", at)
+            self.writer.run([entry], once=key)  # type: ignore[list-item]
             where = f", kept in {key}"
         self.logger.warning(
             "Input line %d (stream '%s'): invalid record %s%s: %s",

@@ -103,9 +103,15 @@ def aside_key(key: str) -> str:
     slot, under the key's first prefix (key-pattern ACLs such as ``~shop:*`` allow it),
     in no stream's key space (the part after the prefix starts with ``{``), and unique
     to this process and key."""
+    return slot_mate(key, f"tmp:{_PROCESS}")
+
+
+def slot_mate(key: str, kind: str) -> str:
+    """``<prefix>{<tag>}:target-redis-<kind>:<key>``: a side key of ``kind`` for ``key``,
+    in its cluster slot (a MULTI or script can cover both) and under its first prefix."""
     tag = hash_tag(key) or key
     prefix = key.split(":", 1)[0] + ":" if ":" in key else ""
-    suffix = f"target-redis-tmp:{_PROCESS}:{key}"
+    suffix = f"target-redis-{kind}:{key}"
     for candidate in (f"{prefix}{{{tag}}}:{suffix}", f"{{{tag}}}:{suffix}"):
         if key_slot(candidate.encode()) == key_slot(key.encode()):
             return candidate

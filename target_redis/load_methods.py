@@ -470,7 +470,10 @@ class LoadMethod:
         if key != self.final_key():  # a temporary key: a crashed run's leftover expires
             commands.append(("EXPIRE", key, str(TEMP_KEY_SECONDS)))
         commands += self.cache.expire(self.space.manifest_key) + self.upkeep()
-        self.writer.run(commands, transaction=cache.transactional)
+        if cache.transactional:  # pushes: re-sent after a lost reply, they would land twice
+            self.writer.run(commands, once=key)
+        else:
+            self.writer.run(commands)
         return len(rows)
 
     def record_commands(

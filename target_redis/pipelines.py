@@ -181,7 +181,7 @@ def send_to_cluster(
     statuses of a node whose replies were all such), or None when redis-py's
     ClusterPipeline must send it instead (see the module docstring). Raises the first
     error reply, or TargetRedisError when a node's replicas did not acknowledge."""
-    keys = _routing_keys(chunk)
+    keys = routing_keys(chunk)
     if keys is None:
         return None
     groups: dict[str, tuple[t.Any, list[int]]] = {}
@@ -235,7 +235,7 @@ def send_to_cluster(
     return results
 
 
-def _routing_keys(chunk: t.Sequence[Command]) -> list[str] | None:
+def routing_keys(chunk: t.Sequence[Command]) -> list[str] | None:
     """The key routing each command (a MULTI/EXEC block goes whole with its commands'
     key), or None when a command is not one this module routes."""
     keys: list[str] = []

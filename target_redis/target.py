@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import logging
 import os
 import sys
+import threading
 import time
 import typing as t
 import urllib.parse
@@ -37,6 +40,7 @@ from target_redis.errors import (
     describe_config_error,
     describe_failure,
     describe_unexpected,
+    explain_redis_error,
 )
 from target_redis.invalid import InvalidRecords
 from target_redis.keyspace import KeySpace
@@ -48,7 +52,7 @@ from target_redis.load_methods import (
 )
 from target_redis.progress import Progress
 from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader
-from target_redis.retry import Retrier
+from target_redis.retry import STOP_GRACE_SECONDS, Retrier
 from target_redis.sinks import RedisSink
 from target_redis.stream_settings import StreamSettings, fakeredis_refusal
 from target_redis.validation import check_references
@@ -127,6 +131,7 @@ class TargetRedis(Target):
         self._emit_state = emit_state
         self._check_wait()
         self._check_fakeredis(shapes)
+        self._run_id = uuid.uuid4().hex[:12]
         self.writer = Writer(
             self.connection.client,
             self.connection.server,
@@ -136,6 +141,7 @@ class TargetRedis(Target):
             ),
             wait_replicas=settings.value(self.config, "wait_for_replicas"),
             wait_timeout_ms=settings.value(self.config, "wait_timeout_ms"),
+            run_id=self._run_id,
         )
         try:
             how = self._check_access(shapes)
@@ -154,7 +160,6 @@ class TargetRedis(Target):
         self.loads: dict[str, LoadMethod] = {}
         self._started: set[str] = set()
         self._known_streams: dict[str, set[str]] = {}
-        self._run_id = uuid.uuid4().hex[:12]
         self._warned: set[str] = set()
         self.invalid = InvalidRecords(
             settings.value(self.config, "on_invalid_record"),
@@ -168,6 +173,7 @@ class TargetRedis(Target):
         self._last_state_at = time.monotonic()
         self._last_emitted_state: dict | None = None
         self._stop_signal = 0
+        self._output = threading.Lock()
         self._waiting_for_input = False
         self.direct = DirectRecords(self)
         if self.fast_path and self.direct_path and isinstance(self.message_reader, FastReader):
@@ -219,7 +225,8 @@ class TargetRedis(Target):
             if (*shape, record_key, replaces, merge) in checked:
                 continue
             checked.add((*shape, record_key, replaces, merge))
-            how = check_write_access(
+            check = functools.partial(
+                check_write_access,
                 self.connection.client,
                 self.connection.server,
                 username=endpoint(self.config).username,
@@ -232,6 +239,14 @@ class TargetRedis(Target):
                 replaces=replaces and each.cache_type == "hash",
                 merge=merge,
             )
+            try:  # probes write probe keys only: safe to repeat after a dropped connection
+                how = self.writer.retrier.call("checking write access", check)
+            except REDIS_ERRORS as exc:
+                msg = (
+                    f"Redis at {self.connection.where} failed during the write-access "
+                    f"check: {explain_redis_error(exc)}"
+                )
+                raise TargetRedisError(msg) from None
         return how
 
     def _check_wait(self) -> None:
@@ -488,8 +503,9 @@ class TargetRedis(Target):
             if self._emit_state is not None:
                 self._emit_state(serialize_json(state))
             else:
-                sys.stdout.write(serialize_json(state) + "\n")
-                sys.stdout.flush()
+                with self._output:  # a stop never cuts a STATE line in half
+                    sys.stdout.write(serialize_json(state) + "\n")
+                    sys.stdout.flush()
             self._last_emitted_state = state
         self._records_since_state = 0
         self._last_state_at = time.monotonic()
@@ -505,8 +521,24 @@ class TargetRedis(Target):
         self._stop_signal = signum
         self.writer.retrier.stop_soon()  # Redis may be down: do not retry for a minute
         self.logger.info("Signal %d: finishing the message in hand, then draining.", signum)
+        watchdog = threading.Timer(STOP_GRACE_SECONDS, self._stop_now, (signum,))
+        watchdog.daemon = True
+        watchdog.start()
         if self._waiting_for_input:
             raise Interrupted(signum)
+
+    def _stop_now(self, signum: int) -> None:
+        """The grace after a stop signal is over and Redis has not answered (a read
+        stalls until the socket timeout): exit 128+signal, no further STATE."""
+        self._output.acquire(timeout=1)
+        self.logger.error(
+            "Stopped by signal %d; Redis did not answer within %.0f s, the pending batch "
+            "was not acknowledged and no STATE was emitted for it.",
+            signum,
+            STOP_GRACE_SECONDS,
+        )
+        logging.shutdown()
+        os._exit(128 + signum)
 
     def guard_input(self, lines: t.Iterable[t.Any]) -> t.Iterator[t.Any]:
         """Input lines, stopping cleanly at a signal between two messages."""

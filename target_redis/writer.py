@@ -11,17 +11,22 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import itertools
 import threading
 import time
 import typing as t
+import uuid
 
 import redis
+from redis.crc import key_slot
 
 from target_redis.errors import REDIS_ERRORS, TargetRedisError, explain_redis_error
+from target_redis.keys import slot_mate
 from target_redis.lease import Lease, Leases
 from target_redis.pipelines import (
     PackedPipeline,
     raise_first,
+    routing_keys,
     send_packed,
     send_to_cluster,
     split_blocks,
@@ -72,6 +77,8 @@ _PIPELINE_CHUNK = 25_000
 """Commands per pipeline: a default batch of 10k records (with TTLs) is one."""
 _RESEND_ATTEMPTS = 8
 _SCAN_COUNT = 1000
+MARK_SECONDS = 86_400
+"""How long a write's mark (see ``Writer.run`` with ``once``) outlives the write."""
 
 
 class Writer:
@@ -86,9 +93,13 @@ class Writer:
         *,
         wait_replicas: int = 0,
         wait_timeout_ms: int = 1000,
+        run_id: str = "",
     ) -> None:
-        """``wait_replicas`` > 0 makes every chunk wait (WAIT) for that many replicas."""
+        """``wait_replicas`` > 0 makes every chunk wait (WAIT) for that many replicas;
+        ``run_id`` names this run's marks (``run`` with ``once``)."""
         self.client = client
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self._tokens = itertools.count(1)
         self.server = server
         self.retrier = retrier or Retrier(0, 0)
         self.delete_command = "UNLINK" if server.has_unlink else "DEL"
@@ -172,11 +183,18 @@ class Writer:
         *,
         transaction: bool = False,
         defer: str | None = None,
+        once: str | None = None,
     ) -> None:
         """Send commands in pipelines; return once Redis acknowledged all of them
         (and, with ``wait_replicas``, that many replicas did). With ``transaction``,
         each chunk runs in MULTI/EXEC: it lands whole or not at all (in a cluster
         its keys must share a slot).
+
+        With ``once`` (the key the commands write, such as a list they push to), each
+        chunk is applied exactly once even when its reply is lost: it runs in a MULTI
+        that also sets a mark (``<prefix>{<tag>}:target-redis-applied:<run>:<key>``, in
+        the key's slot) to a number unique in the run; after a lost reply the mark is
+        read, and the chunk is sent again only if it does not hold that number.
 
         With ``defer`` (what failed, should it fail), a single Redis server and no
         WAIT, the last chunk's replies are read later, by ``settle``: before any other
@@ -195,11 +213,38 @@ class Writer:
         starts = range(0, len(commands), _PIPELINE_CHUNK)
         for start in starts:
             chunk = commands[start : start + _PIPELINE_CHUNK]
+            if once is not None:
+                self._run_once(chunk, once)
+                continue
             if deferrable and start == starts[-1]:
                 send = functools.partial(self._send_deferred, chunk, t.cast("str", defer))
             else:
                 send = functools.partial(self._send, chunk, transaction=transaction)
             self.retrier.call(f"writing {len(chunk)} commands", send)
+
+    def _run_once(self, chunk: t.Sequence[Command], guarded: str) -> None:
+        mark = slot_mate(guarded, f"applied:{self.run_id}")
+        if not isinstance(self.client, redis.Redis):
+            # A MULTI spans one slot: what goes elsewhere (a manifest) is idempotent.
+            slot = key_slot(guarded.encode())
+            keys = routing_keys(chunk) or [guarded] * len(chunk)
+            here = [key_slot(key.encode()) == slot for key in keys]
+            elsewhere = [c for c, same in zip(chunk, here, strict=True) if not same]
+            if elsewhere:
+                self.retrier.call("writing", functools.partial(self._send, elsewhere))
+                chunk = [c for c, same in zip(chunk, here, strict=True) if same]
+        token = str(next(self._tokens))
+        marked = [*chunk, ("SET", mark, token, "EX", str(MARK_SECONDS))]
+        sent = False
+
+        def send() -> None:
+            nonlocal sent
+            if sent and self.client.get(mark) == token:
+                return  # applied: only its reply was lost
+            sent = True
+            self._send(marked, transaction=True, once=True)
+
+        self.retrier.call(f"writing {len(chunk)} commands", send)
 
     def _send_deferred(self, chunk: t.Sequence[Command], failed: str) -> None:
         pipeline = PackedPipeline(t.cast("redis.Redis", self.client), chunk)
@@ -207,9 +252,11 @@ class Writer:
         with self._settling:
             self._pending.append((pipeline, chunk, failed))
 
-    def _send(self, chunk: t.Sequence[Command], *, transaction: bool = False) -> None:
+    def _send(
+        self, chunk: t.Sequence[Command], *, transaction: bool = False, once: bool = False
+    ) -> None:
         if not isinstance(self.client, redis.Redis):
-            self._send_to_cluster(self.client, chunk, transaction)
+            self._send_to_cluster(self.client, chunk, transaction, once=once)
             return
         packed = list(chunk)
         if transaction:
@@ -231,11 +278,18 @@ class Writer:
         transaction: bool,
         *,
         values: bool = False,
+        once: bool = False,
     ) -> list[t.Any]:
         wait = (self.wait_replicas, self.wait_timeout_ms) if self.wait_replicas else None
         replies = send_to_cluster(client, chunk, transaction=transaction, wait=wait, values=values)
         if replies is not None:
             return replies
+        if once:
+            # It may have been applied (a lost reply): the caller reads its mark first.
+            with contextlib.suppress(redis.RedisError, redis.exceptions.RedisClusterException):
+                client.nodes_manager.initialize()
+            msg = "a batch met a redirection or lost its connection; sending it again"
+            raise redis.exceptions.TryAgainError(msg)
         if wait:
             # redis-py's pipeline cannot WAIT on the connections it wrote with: refresh
             # the slot map and send again (a redirected command did nothing); while
@@ -280,15 +334,11 @@ class Writer:
         (RENAME; same hash tag, so same cluster slot). No temp key (no records this
         run) empties the stream. Returns whether there was anything to swap in."""
         expiry: Command = ("EXPIRE", key, str(ttl_seconds)) if ttl_seconds else ("PERSIST", key)
-
-        def swap() -> bool:
-            if not self.client.exists(temp_key):
-                self.delete_keys([key])
-                return False
-            self._send([("RENAME", temp_key, key), expiry], transaction=True)
-            return True
-
-        return self._call(f"replacing {key}", swap)
+        if not self._call(f"reading {temp_key}", lambda: self.client.exists(temp_key)):
+            self._call(f"replacing {key}", lambda: self.delete_keys([key]))
+            return False
+        self.run([("RENAME", temp_key, key), expiry], once=key)  # re-sent, it would fail
+        return True
 
     def retire_versions(
         self,
@@ -386,11 +436,31 @@ class Writer:
     def scan_chunks(self, pattern: str) -> t.Iterator[list[str]]:
         """The keys matching ``pattern`` (SCAN, every primary of a cluster), a chunk at a
         time: memory stays flat however many there are."""
-        return _chunked(self.client.scan_iter(match=pattern, count=_SCAN_COUNT))
+        if not isinstance(self.client, redis.Redis):  # a cursor per node: redis-py's
+            return _chunked(self.client.scan_iter(match=pattern, count=_SCAN_COUNT))
+        client = self.client
+        return _chunked(
+            self._cursor(f"scanning {pattern}", lambda c: client.scan(c, pattern, _SCAN_COUNT))
+        )
 
     def set_chunks(self, key: str) -> t.Iterator[list[str]]:
         """The members of the SET ``key`` (SSCAN), a chunk at a time."""
-        return _chunked(self.client.sscan_iter(key, count=_SCAN_COUNT))
+        client = self.client
+        return _chunked(
+            self._cursor(f"reading {key}", lambda c: client.sscan(key, c, count=_SCAN_COUNT))
+        )
+
+    def _cursor(
+        self, what: str, step: t.Callable[[int], tuple[int, t.Sequence[t.Any]]]
+    ) -> t.Iterator[str]:
+        """What a SCAN-like command returns, each call retried from its own cursor
+        (reading again is harmless)."""
+        cursor = 0
+        while True:
+            cursor, items = self._call(what, functools.partial(step, cursor))
+            yield from items
+            if not int(cursor):
+                return
 
     def members(self, key: str, candidates: t.Sequence[str]) -> list[bool]:
         """Whether each of ``candidates`` is a member of the SET ``key``."""

@@ -1,4 +1,5 @@
-"""A small TCP proxy for fault tests: cuts a connection after N bytes, or stalls."""
+"""A small TCP proxy for fault tests: cuts a connection after N bytes (the request is
+lost), or once the server has answered them (the reply is lost), or stalls."""
 
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ class FaultyProxy:
         self.port = free_port()
         self.drop_after: int | None = None
         """Cut the next connection that sends this many more bytes to the server."""
+        self._lose_on: tuple[bytes, int] | None = None
         self.stall_until = 0.0
+        self.stall_replies_until = 0.0
         self.drops = 0
+        self.replies = 0
+        """Chunks of replies forwarded to the client."""
         self._lock = threading.Lock()
         self._sent_since_armed = 0
         self._closing = False
@@ -32,6 +37,16 @@ class FaultyProxy:
         with self._lock:
             self._sent_since_armed = 0
             self.drop_after = after_bytes
+
+    def arm_lost_reply(self, match: bytes, nth: int = 1) -> None:
+        """Forward the ``nth`` request holding ``match`` whole, let the server apply it,
+        then cut the connection before any reply gets back (once)."""
+        with self._lock:
+            self._lose_on = (match, nth)
+
+    def stall_replies(self, seconds: float) -> None:
+        """Forward requests but hold every reply for ``seconds``."""
+        self.stall_replies_until = time.monotonic() + seconds
 
     def stall(self, seconds: float) -> None:
         """Hold every byte, both ways, for ``seconds``."""
@@ -48,30 +63,61 @@ class FaultyProxy:
             except OSError:
                 client.close()
                 continue
+            pair: dict[str, bool] = {"lose_replies": False}
             for src, dst, upward in ((client, server, True), (server, client, False)):
-                threading.Thread(target=self._pump, args=(src, dst, upward), daemon=True).start()
+                args = (src, dst, upward, pair)
+                threading.Thread(target=self._pump, args=args, daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, upward: bool) -> None:
+    def _pump(
+        self, src: socket.socket, dst: socket.socket, upward: bool, pair: dict[str, bool]
+    ) -> None:
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                while time.monotonic() < self.stall_until and not self._closing:
+                while not self._closing and time.monotonic() < max(
+                    self.stall_until, 0.0 if upward else self.stall_replies_until
+                ):
                     time.sleep(0.01)
                 if self._closing:  # a closed proxy drops what it held, never delivers it late
                     break
+                if not upward and pair["lose_replies"]:
+                    self._swallow(src)  # the server answered: lose it, then cut
+                    break
+                if upward and self._losing_reply(data):
+                    pair["lose_replies"] = True
                 keep = self._cut(len(data)) if upward else None
                 if keep is not None:  # forward part of the chunk, then cut mid-command
                     dst.sendall(data[:keep])
                     break
                 dst.sendall(data)
+                if not upward:
+                    self.replies += 1
         except OSError:
             pass
         for sock in (src, dst):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+
+    def _losing_reply(self, data: bytes) -> bool:
+        with self._lock:
+            if self._lose_on is None or self._lose_on[0] not in data:
+                return False
+            match, nth = self._lose_on
+            self._lose_on = (match, nth - 1) if nth > 1 else None
+            if nth == 1:
+                self.drops += 1
+            return nth == 1
+
+    @staticmethod
+    def _swallow(src: socket.socket) -> None:
+        """Read and drop replies until the server has been quiet for 0.3 s."""
+        src.settimeout(0.3)
+        with contextlib.suppress(OSError):
+            while src.recv(65536):
+                pass
 
     def _cut(self, size: int) -> int | None:
         """Bytes of this chunk to forward before cutting, or None to forward it all."""

@@ -126,9 +126,10 @@ def test_stalled_connection_times_out_and_retries(server: RedisServer, r: redis.
     proxy = FaultyProxy(server.port)
     try:
         config = fast_config(proxy, load_method="upsert", socket_timeout_seconds=1)
-        run = LiveRun(config, stream_lines(range(1, 601)), chunk=100, pause=0.05)
+        run = LiveRun(config, stream_lines(range(1, 601)), chunk=100, hold_after=200)
         run.wait_for_states(1)
         proxy.stall(2.5)
+        run.resume_input()
         code, stderr = run.finish()
         assert code == 0, stderr
         assert "Timeout" in stderr
@@ -231,6 +232,30 @@ def test_second_signal_exits_at_once_without_state(server: RedisServer) -> None:
     assert code == 128 + signal.SIGTERM
     assert run.states == []
     assert "Second signal" in stderr
+
+
+def test_a_stop_signal_while_a_reply_stalls_exits_promptly(server: RedisServer) -> None:
+    proxy = FaultyProxy(server.port)
+    try:
+        config = fast_config(
+            proxy, batch_size_rows=10_000, state_checkpoint_records=0, socket_timeout_seconds=60
+        )
+        run = LiveRun(config, stream_lines(range(1, 1001)), chunk=100, hold_after=500)
+        deadline = time.monotonic() + 30
+        while proxy.replies < 3 and time.monotonic() < deadline:  # connected, checked
+            time.sleep(0.01)
+        proxy.stall_replies(60)  # requests go through, no reply comes back
+        started = time.monotonic()
+        run.process.send_signal(signal.SIGTERM)
+        code, stderr = run.finish(timeout=30)
+        elapsed = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert code == 128 + signal.SIGTERM, stderr
+    assert elapsed < 8, f"stopped after {elapsed:.1f} s"
+    assert run.states == []
+    errors = [line for line in stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "did not answer within 3 s" in errors[0], stderr
 
 
 def test_two_processes_append_concurrently(server: RedisServer, r: redis.Redis) -> None:

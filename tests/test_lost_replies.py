@@ -1,0 +1,123 @@
+"""Lost replies: Redis applies a request, then the connection drops before the reply
+comes back (a proxy that forwards the request and swallows the answer). The target
+retries; every write must be applied exactly once, and STATE follow what landed.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import typing as t
+
+import pytest
+import redis
+from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
+from proxy import FaultyProxy
+
+from devtools.server import RedisServer
+
+N = 500
+
+
+def lines(tag: str = "v", bad_every: int = 0) -> str:
+    """SCHEMA, N records (every ``bad_every``-th with a string id: invalid), STATE each 100."""
+    messages: list[dict] = [
+        schema_msg("s", {"id": {"type": "integer"}, "v": {"type": "string"}}, ["id"])
+    ]
+    for i in range(1, N + 1):
+        bad = bad_every and i % bad_every == 0
+        messages.append(record_msg("s", {"id": f"x{i}" if bad else i, "v": f"{tag}{i}"}))
+        if i % 100 == 0:
+            messages.append(state_msg({"s": i}))
+    return singer_lines(*messages)
+
+
+def landed(client: redis.Redis, cache_type: str) -> list[tuple[int, str]]:
+    """Every stored (id, v) of stream ``s``, duplicates included."""
+    if cache_type == "list":
+        texts = client.lrange(":s", 0, -1)
+    elif cache_type == "stream":
+        texts = [fields["_airbyte_data"] for _, fields in client.xrange(":s")]
+    elif cache_type == "set":
+        texts = list(client.smembers(":s"))
+    elif cache_type == "sorted_set":
+        return [(int(m), f"score {int(s)}") for m, s in client.zrange(":s", 0, -1, withscores=True)]
+    elif cache_type == "string":
+        keys = [k for k in client.scan_iter(match=":s:*", _type="string")]
+        texts = [client.get(k) for k in keys]
+    else:
+        keys = [k for k in client.scan_iter(match=":s:*", _type="hash")]
+        texts = [client.hget(k, "_airbyte_data") for k in keys]
+    return [(data["id"], data["v"]) for data in map(json.loads, texts)]
+
+
+def expected(cache_type: str, tag: str = "v") -> list[tuple[int, str]]:
+    if cache_type == "sorted_set":
+        return [(i, f"score {i}") for i in range(1, N + 1)]
+    return [(i, f"{tag}{i}") for i in range(1, N + 1)]
+
+
+CASES = [
+    # cache type, load method, the request whose reply is lost (bytes it holds, nth)
+    ("list", "append-only", b"RPUSH", 2),
+    ("list", "append-only", b"RPUSH", 5),
+    ("list", "overwrite", b"RPUSH", 3),
+    ("list", "overwrite", b"RENAME", 1),
+    ("stream", "append-only", b"XADD", 2),
+    ("stream", "overwrite", b"XADD", 2),
+    ("stream", "overwrite", b"RENAME", 1),
+    ("set", "append-only", b"SADD", 2),
+    ("set", "overwrite", b"RENAME", 1),
+    ("sorted_set", "append-only", b"ZADD", 2),
+    ("sorted_set", "overwrite", b"ZADD", 3),
+    ("hash", "append-only", b"INCRBY", 2),
+    ("hash", "append-only", b"HSET", 3),
+    ("hash", "upsert", b"HSET", 2),
+    ("hash", "overwrite", b"target-redis-lease", 1),
+    ("hash", "overwrite", b"SSCAN", 1),
+    ("string", "append-only", b"target-redis-manifest", 2),
+    ("string", "overwrite", b"target-redis-keys", 2),
+]
+
+
+@pytest.mark.parametrize(("cache_type", "load_method", "match", "nth"), CASES)
+def test_a_lost_reply_applies_the_write_once(
+    server: RedisServer, r: redis.Redis, cache_type: str, load_method: str, match: bytes, nth: int
+) -> None:
+    config: dict[str, t.Any] = {
+        "host": "127.0.0.1",
+        "cache_type": cache_type,
+        "load_method": load_method,
+        "batch_size_rows": 100,
+        "retry_max_seconds": 20,
+        **({"score_field": "id"} if cache_type == "sorted_set" else {}),
+        **({"overwrite_keys": "primary-key"} if match == b"SSCAN" else {}),
+    }
+    if load_method == "overwrite":  # an earlier run's records, to be replaced
+        assert run_target({**config, "port": server.port}, lines("old")).states
+    proxy = FaultyProxy(server.port)
+    try:
+        proxy.arm_lost_reply(match, nth)
+        run = run_target({**config, "port": proxy.port}, lines())
+        assert proxy.drops == 1, "the fault was injected"
+    finally:
+        proxy.close()
+    assert run.states[-1] == {"s": N}
+    assert sorted(landed(r, cache_type)) == expected(cache_type)
+    if cache_type in ("hash", "string") and load_method != "upsert":
+        assert len(r.keys(":s:*")) == N
+
+
+def test_a_lost_dead_letter_reply_keeps_one_entry(server: RedisServer, r: redis.Redis) -> None:
+    config = {"host": "127.0.0.1", "on_invalid_record": "dead_letter", "retry_max_seconds": 20}
+    proxy = FaultyProxy(server.port)
+    try:
+        proxy.arm_lost_reply(b"dead-letter", 3)
+        run = run_target({**config, "port": proxy.port}, lines(bad_every=50))
+        assert proxy.drops == 1
+    finally:
+        proxy.close()
+    assert run.states[-1] == {"s": N}
+    entries = r.xrange(":{:s}:target-redis-dead-letter:s")
+    lines_kept = collections.Counter(fields["input_line"] for _, fields in entries)
+    assert len(entries) == N // 50 and set(lines_kept.values()) == {1}
