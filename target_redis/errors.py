@@ -31,6 +31,13 @@ def explain_redis_error(exc: Exception) -> str:
     detail = " ".join(str(exc).split())[:300]
     if "WRONGTYPE" in detail:
         return f"a key already holds another Redis type ({detail})"
+    if "LEASE_LOST" in detail:
+        where = detail[detail.index("LEASE_LOST") + len("LEASE_LOST ") :]
+        return (
+            f"this overwrite lost its lease ({where}): another run took the stream over, "
+            "or the lease expired while this run was stopped; it wrote nothing more, and "
+            "what the other run writes stands"
+        )
     if "unknown command" in detail.lower():
         return f"the server lacks a command this load needs ({detail})"
     for kind, hint in _HINTS:

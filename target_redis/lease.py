@@ -15,6 +15,57 @@ import redis
 
 if t.TYPE_CHECKING:
     from target_redis.retry import Retrier
+    from target_redis.rows import Command
+
+
+FENCED = """
+local holder = redis.call('GET', KEYS[1])
+if holder ~= ARGV[1] then
+  return redis.error_reply('LEASE_LOST ' .. KEYS[1] .. ' is held by ' ..
+    (holder and string.match(holder, '^%S+') or 'no run'))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+local first, i, n = 1, 4, #ARGV
+while i <= n do
+  local count = tonumber(ARGV[i])
+  local reply = redis.call(unpack(ARGV, i + 1, i + count))
+  if i == 4 and type(reply) == 'number' then first = reply end
+  i = i + count + 1
+end
+if KEYS[2] then redis.call('SET', KEYS[2], ARGV[3], 'EX', '86400') end
+return first
+"""
+"""Runs commands only while the lease at KEYS[1] holds ARGV[1] (renewing it for ARGV[2]
+seconds), then sets the mark KEYS[2], if given, to ARGV[3]. ARGV[4:] holds each command
+as its length and its words. Returns the first command's reply if it is an integer."""
+
+
+class Fence(t.NamedTuple):
+    """The lease an overwrite's writes depend on: its key, the value this run set, and
+    how long each write renews it for."""
+
+    key: str
+    holder: str
+    seconds: int
+
+    def command(self, commands: t.Sequence[Command], mark: str = "", token: str = "") -> Command:
+        """One EVAL running ``commands`` (MULTI / EXEC left out: a script is atomic) only
+        while this run holds the lease; with ``mark``, setting it to ``token`` too."""
+        words: list[str] = []
+        for command in commands:
+            if command[0] not in ("MULTI", "EXEC"):
+                words += [str(len(command)), *command]
+        keys = [self.key, mark] if mark else [self.key]
+        return (
+            "EVAL",
+            FENCED,
+            str(len(keys)),
+            *keys,
+            self.holder,
+            str(self.seconds),
+            token,
+            *words,
+        )
 
 
 class Lease(t.NamedTuple):
@@ -32,6 +83,8 @@ class Leases:
         self.client = client
         self._retrier = retrier
         self._held: dict[str, tuple[t.Any, t.Any]] = {}
+        self.values: dict[str, str] = {}
+        """The value this run set in each lease it holds."""
 
     def acquire(self, key: str, run_id: str, seconds: int) -> Lease | None:
         """Take the lease at ``key`` for ``seconds`` (SET NX EX); None when taken, else
@@ -70,6 +123,7 @@ class Leases:
             raise
         if lease is None:
             self._held[key] = (pool, connection)
+            self.values[key] = value
         else:
             pool.release(connection)
         return lease
@@ -81,6 +135,7 @@ class Leases:
                 self.client.delete(key)
         finally:
             held = self._held.pop(key, None)
+            self.values.pop(key, None)
             if held is not None:
                 held[0].release(held[1])
 

@@ -25,6 +25,7 @@ from target_redis import rows as rows_module
 from target_redis.cache_types import CACHE_TYPES, RecordType, SingleKeyType, SortedSetType
 from target_redis.errors import REDIS_ERRORS, RejectedRecord, TargetRedisError
 from target_redis.keys import aside_key, encode_pk, parse_id_suffix
+from target_redis.lease import Fence
 from target_redis.manifest import (
     IDS,
     PRIMARY_KEY,
@@ -377,7 +378,9 @@ class LoadMethod:
             return 0
         first_id = self.reserve_ids(len(rows))
         commands = self._manifest_commands() + self.id_commands(first_id, rows)
-        self.writer.run([*commands, *self._expire_stream_keys()], defer=self._failed(rows))
+        self.writer.run(
+            [*commands, *self._expire_stream_keys()], defer=self._failed(rows), fence=self.fence
+        )
         self.wrote_ids(first_id, len(rows))
         return len(rows)
 
@@ -420,6 +423,7 @@ class LoadMethod:
         self.writer.run(
             [*commands, *(self._expire_stream_keys() if writes else [])],
             defer=self._failed(rows),
+            fence=self.fence,
         )
         return len(plan)
 
@@ -470,10 +474,8 @@ class LoadMethod:
         if key != self.final_key():  # a temporary key: a crashed run's leftover expires
             commands.append(("EXPIRE", key, str(TEMP_KEY_SECONDS)))
         commands += self.cache.expire(self.space.manifest_key) + self.upkeep()
-        if cache.transactional:  # pushes: re-sent after a lost reply, they would land twice
-            self.writer.run(commands, once=key)
-        else:
-            self.writer.run(commands)
+        once = key if cache.transactional else None  # pushes: re-sent, they would land twice
+        self.writer.run(commands, once=once, fence=self.fence)
         return len(rows)
 
     def record_commands(
@@ -503,6 +505,11 @@ class LoadMethod:
     def upkeep(self) -> list[Command]:
         """Commands sent with every batch (an overwrite renews its lease)."""
         return []
+
+    @property
+    def fence(self) -> Fence | None:
+        """The lease the stream's writes depend on (an overwrite's)."""
+        return None
 
     def keepalive(self) -> None:
         """Called at STATE messages between batches."""
@@ -721,9 +728,17 @@ class Overwrite(LoadMethod):
     def reserve_ids(self, count: int) -> int:
         """As any load method's, after removing a single key that held the stream."""
         if self._drop_single_key:
-            self.writer.remove([self.space.key])
+            self.writer.remove([self.space.key], self.fence)
             self._drop_single_key = False
         return super().reserve_ids(count)
+
+    @property
+    def fence(self) -> Fence | None:
+        """The stream's lease, while this run holds it."""
+        value = self.writer.leases.values.get(self.space.lease_key)
+        if not self._leased or value is None:
+            return None
+        return Fence(self.space.lease_key, value, LEASE_SECONDS)
 
     def upkeep(self) -> list[Command]:
         """Renew the lease with every batch."""
@@ -732,8 +747,10 @@ class Overwrite(LoadMethod):
 
     def keepalive(self) -> None:
         """Renew the lease between batches (at most every 30 s)."""
-        if self._leased and time.monotonic() - self._renewed >= LEASE_RENEW_SECONDS:
-            self.writer.run(self.upkeep())
+        fence = self.fence
+        if fence is not None and time.monotonic() - self._renewed >= LEASE_RENEW_SECONDS:
+            self._renewed = time.monotonic()
+            self.writer.renew(fence)
 
     def release(self) -> None:
         """Give the lease back (a failed run's old records stay; the next may start)."""
@@ -792,19 +809,19 @@ class Overwrite(LoadMethod):
         counter = self.writer.counter(self.space.key)  # before a single key replaces it
         if self.cache.single_key:
             swapped = self.writer.swap_in(
-                self.single_key(), self.final_key(), self.cache.ttl_seconds
+                self.single_key(), self.final_key(), self.cache.ttl_seconds, self.fence
             )
             self.setup.logger.info(
                 "Stream '%s': overwrite %s.", self.stream, "swapped in" if swapped else "emptied it"
             )
         if self._drop_single_key:  # no record this run: the old single key goes too
-            self.writer.remove([self.space.key])
+            self.writer.remove([self.space.key], self.fence)
         removed = 0
         for indexed, chunk in self.owned_chunks(counter=counter):
             stale = self._stale(chunk)
-            removed += self.writer.remove(stale)
+            removed += self.writer.remove(stale, self.fence)
             if indexed:
-                self.writer.run(self.owner.forget(stale))
+                self.writer.run(self.owner.forget(stale), fence=self.fence)
         manifest = dataclasses.replace(self.planned(), mixed_with="")
         issued: list[Command] = []
         if counter is not None and not self.cache.single_key:
@@ -815,7 +832,8 @@ class Overwrite(LoadMethod):
                 *self.cache.expire(self.space.manifest_key),
                 *issued,  # what the counter handed out is this stream's now
                 *self.owner.drop_run(),
-            ]
+            ],
+            fence=self.fence,
         )
         self.release()
         self.setup.logger.info(

@@ -246,6 +246,8 @@ def routing_keys(chunk: t.Sequence[Command]) -> list[str] | None:
             keys.append(keys[-1])
         elif command[0] in SINGLE_KEY_COMMANDS:
             keys.append(command[1])
+        elif command[0] == "EVAL" and int(command[2]) > 0:  # a script's keys share a slot
+            keys.append(command[3])
         else:
             return None
     return keys
@@ -277,7 +279,8 @@ def raise_first(chunk: t.Sequence[Command], replies: t.Sequence[t.Any]) -> None:
     block = 0
     for index, (command, reply) in enumerate(zip(chunk, replies, strict=False)):
         if isinstance(reply, redis.ResponseError):
-            msg = f"{command[0]} {command[1] if len(command) > 1 else ''}: {reply}"
+            target = command[1] if len(command) > 1 and command[0] != "EVAL" else ""
+            msg = f"{command[0]} {target}: {reply}"
             raise type(reply)(msg) from None
         if command[0] == "MULTI":
             block = index + 1

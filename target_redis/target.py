@@ -284,6 +284,7 @@ class TargetRedis(Target):
         self.writer.discard()  # only a failing run has a batch left unacknowledged
         for load in self.loads.values():
             load.release()
+        self.writer.drop_marks()
         self.connection.close()
 
     def progress_for(self, stream: str) -> Progress:
@@ -515,6 +516,9 @@ class TargetRedis(Target):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """First SIGTERM/SIGINT: stop reading, write what is pending, emit state for
         it, exit 128+signal. A second one exits at once, without state."""
+        if not hasattr(self, "_output"):  # still starting: nothing was written
+            self.logger.warning("Signal %d while starting: exiting.", signum)
+            raise SystemExit(128 + signum)
         if self._stop_signal:
             self.logger.warning("Second signal %d: exiting now, no state emitted.", signum)
             os._exit(128 + signum)

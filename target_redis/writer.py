@@ -12,6 +12,7 @@ import contextlib
 import datetime
 import functools
 import itertools
+import logging
 import threading
 import time
 import typing as t
@@ -22,7 +23,7 @@ from redis.crc import key_slot
 
 from target_redis.errors import REDIS_ERRORS, TargetRedisError, explain_redis_error
 from target_redis.keys import slot_mate
-from target_redis.lease import Lease, Leases
+from target_redis.lease import Fence, Lease, Leases
 from target_redis.pipelines import (
     PackedPipeline,
     raise_first,
@@ -39,6 +40,7 @@ if t.TYPE_CHECKING:
     from target_redis.connection import ServerInfo
     from target_redis.rows import Command
 
+logger = logging.getLogger("target-redis")
 _T = t.TypeVar("_T")
 ISSUED = "issued"
 """The manifest field counting the ids target-redis took from the stream's counter."""
@@ -99,6 +101,8 @@ class Writer:
         ``run_id`` names this run's marks (``run`` with ``once``)."""
         self.client = client
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        self._scripts: bool | None = None
+        self._marks: set[str] = set()
         self._tokens = itertools.count(1)
         self.server = server
         self.retrier = retrier or Retrier(0, 0)
@@ -184,6 +188,7 @@ class Writer:
         transaction: bool = False,
         defer: str | None = None,
         once: str | None = None,
+        fence: Fence | None = None,
     ) -> None:
         """Send commands in pipelines; return once Redis acknowledged all of them
         (and, with ``wait_replicas``, that many replicas did). With ``transaction``,
@@ -196,6 +201,11 @@ class Writer:
         the key's slot) to a number unique in the run; after a lost reply the mark is
         read, and the chunk is sent again only if it does not hold that number.
 
+        With ``fence`` (an overwrite's lease), the commands land only while this run
+        holds the lease: each chunk runs in a script that checks it first (on a single
+        server, or a cluster slot holding all of the chunk's keys); elsewhere the lease
+        is read just before the chunk is sent. A lost lease raises TargetRedisError.
+
         With ``defer`` (what failed, should it fail), a single Redis server and no
         WAIT, the last chunk's replies are read later, by ``settle``: before any other
         Redis operation of this writer and before a STATE is emitted. The target
@@ -204,6 +214,9 @@ class Writer:
         Raises the first error reply (after reading every reply of its chunk).
         """
         self.settle()
+        if fence is not None and not self._scripted(fence, commands):
+            self.check_lease(fence)
+            fence = None
         deferrable = (
             defer is not None
             and isinstance(self.client, redis.Redis)
@@ -214,17 +227,27 @@ class Writer:
         for start in starts:
             chunk = commands[start : start + _PIPELINE_CHUNK]
             if once is not None:
-                self._run_once(chunk, once)
+                self._run_once(chunk, once, fence)
                 continue
+            if fence is not None:
+                chunk, transaction = [fence.command(chunk)], False
             if deferrable and start == starts[-1]:
                 send = functools.partial(self._send_deferred, chunk, t.cast("str", defer))
             else:
                 send = functools.partial(self._send, chunk, transaction=transaction)
             self.retrier.call(f"writing {len(chunk)} commands", send)
 
-    def _run_once(self, chunk: t.Sequence[Command], guarded: str) -> None:
+    def drop_marks(self) -> None:
+        """Remove the marks of ``run`` with ``once`` (only this run reads them)."""
+        with contextlib.suppress(*REDIS_ERRORS):
+            if self._marks:
+                self.delete_keys(sorted(self._marks))
+        self._marks.clear()
+
+    def _run_once(self, chunk: t.Sequence[Command], guarded: str, fence: Fence | None) -> None:
         mark = slot_mate(guarded, f"applied:{self.run_id}")
-        if not isinstance(self.client, redis.Redis):
+        self._marks.add(mark)
+        if fence is None and not isinstance(self.client, redis.Redis):
             # A MULTI spans one slot: what goes elsewhere (a manifest) is idempotent.
             slot = key_slot(guarded.encode())
             keys = routing_keys(chunk) or [guarded] * len(chunk)
@@ -234,7 +257,10 @@ class Writer:
                 self.retrier.call("writing", functools.partial(self._send, elsewhere))
                 chunk = [c for c, same in zip(chunk, here, strict=True) if same]
         token = str(next(self._tokens))
-        marked = [*chunk, ("SET", mark, token, "EX", str(MARK_SECONDS))]
+        if fence is not None:
+            marked = [fence.command(chunk, mark, token)]
+        else:
+            marked = [*chunk, ("SET", mark, token, "EX", str(MARK_SECONDS))]
         sent = False
 
         def send() -> None:
@@ -242,9 +268,49 @@ class Writer:
             if sent and self.client.get(mark) == token:
                 return  # applied: only its reply was lost
             sent = True
-            self._send(marked, transaction=True, once=True)
+            self._send(marked, transaction=fence is None, once=True)
 
         self.retrier.call(f"writing {len(chunk)} commands", send)
+
+    def _scripted(self, fence: Fence, commands: t.Sequence[Command]) -> bool:
+        """Whether the fence can be a script: the server runs them (not fakeredis without
+        Lua, nor a user without +@scripting), and on a cluster the commands' keys are
+        all in the lease's slot."""
+        if self._scripts is None:
+            try:
+                self._scripts = not self.server.fakeredis and bool(
+                    self._call("checking scripts", lambda: self.client.eval("return 1", 0))
+                )
+            except redis.ResponseError as exc:
+                self._scripts = False
+                logger.warning(
+                    "Redis refuses scripts (%s): an overwrite reads its lease before each "
+                    "batch instead of checking it with the batch.",
+                    " ".join(str(exc).split())[:200],
+                )
+        if not self._scripts:
+            return False
+        if isinstance(self.client, redis.Redis):
+            return True
+        keys = routing_keys(commands)
+        slot = key_slot(fence.key.encode())
+        return keys is not None and all(key_slot(key.encode()) == slot for key in keys)
+
+    def renew(self, fence: Fence) -> None:
+        """Renew the lease if this run still holds it; else raise TargetRedisError."""
+        if not self._scripted(fence, []):
+            self.check_lease(fence)
+            self.run([("EXPIRE", fence.key, str(fence.seconds))])
+            return
+        self._call(f"renewing {fence.key}", lambda: self._send([fence.command([])]))
+
+    def check_lease(self, fence: Fence) -> None:
+        """Raise TargetRedisError unless this run still holds the lease."""
+        holder = self._call(f"reading {fence.key}", lambda: self.client.get(fence.key))
+        if holder != fence.holder:
+            who = str(holder).split(" ")[0] if holder else "no run"
+            lost = f"LEASE_LOST {fence.key} is held by {who}"
+            raise TargetRedisError(explain_redis_error(redis.ResponseError(lost)))
 
     def _send_deferred(self, chunk: t.Sequence[Command], failed: str) -> None:
         pipeline = PackedPipeline(t.cast("redis.Redis", self.client), chunk)
@@ -329,15 +395,17 @@ class Writer:
 
         return self._call("reading stored records", read)
 
-    def swap_in(self, temp_key: str, key: str, ttl_seconds: int) -> bool:
+    def swap_in(
+        self, temp_key: str, key: str, ttl_seconds: int, fence: Fence | None = None
+    ) -> bool:
         """Atomically replace ``key`` with the overwrite built in ``temp_key``
         (RENAME; same hash tag, so same cluster slot). No temp key (no records this
         run) empties the stream. Returns whether there was anything to swap in."""
         expiry: Command = ("EXPIRE", key, str(ttl_seconds)) if ttl_seconds else ("PERSIST", key)
         if not self._call(f"reading {temp_key}", lambda: self.client.exists(temp_key)):
-            self._call(f"replacing {key}", lambda: self.delete_keys([key]))
+            self.remove([key], fence)
             return False
-        self.run([("RENAME", temp_key, key), expiry], once=key)  # re-sent, it would fail
+        self.run([("RENAME", temp_key, key), expiry], once=key, fence=fence)  # not re-sent
         return True
 
     def retire_versions(
@@ -526,13 +594,29 @@ class Writer:
 
         return self._call("checking keys", read) if keys else []
 
-    def remove(self, keys: t.Sequence[str]) -> int:
-        """UNLINK (DEL) the keys in chunks; how many existed."""
+    def remove(self, keys: t.Sequence[str], fence: Fence | None = None) -> int:
+        """UNLINK (DEL) the keys in chunks; how many existed. With ``fence``, only while
+        this run holds that lease (see ``run``)."""
         removed = 0
         for start in range(0, len(keys), _SCAN_COUNT):
             chunk = keys[start : start + _SCAN_COUNT]
+            delete: Command = (self.delete_command, *chunk)
+            if fence is not None and self._scripted(fence, [delete]):
+                script = fence.command([delete])
+                removed += int(self._call("removing keys", functools.partial(self._eval, script)))
+                continue
+            if fence is not None:
+                self.check_lease(fence)
             removed += self._call("removing keys", functools.partial(self.delete_keys, chunk))
         return removed
+
+    def _eval(self, script: Command) -> t.Any:
+        try:
+            return self.client.execute_command(*script)
+        except redis.ResponseError as exc:
+            if "LEASE_LOST" in str(exc):
+                raise TargetRedisError(explain_redis_error(exc)) from None
+            raise
 
     def delete_keys(self, keys: t.Sequence[str]) -> int:
         """UNLINK (DEL before Redis 4.0) the keys; in a cluster, one call per slot."""

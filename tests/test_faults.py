@@ -15,6 +15,7 @@ import typing as t
 import pytest
 import redis
 from conftest import need_server_binary
+from helpers import run_target
 from live import LiveRun, stream_lines
 from proxy import FaultyProxy
 
@@ -234,16 +235,14 @@ def test_second_signal_exits_at_once_without_state(server: RedisServer) -> None:
     assert "Second signal" in stderr
 
 
-def test_a_stop_signal_while_a_reply_stalls_exits_promptly(server: RedisServer) -> None:
+def test_a_stop_signal_while_a_reply_stalls_exits_promptly(
+    server: RedisServer, r: redis.Redis
+) -> None:
     proxy = FaultyProxy(server.port)
     try:
-        config = fast_config(
-            proxy, batch_size_rows=10_000, state_checkpoint_records=0, socket_timeout_seconds=60
-        )
+        config = fast_config(proxy, socket_timeout_seconds=60)
         run = LiveRun(config, stream_lines(range(1, 1001)), chunk=100, hold_after=500)
-        deadline = time.monotonic() + 30
-        while proxy.replies < 3 and time.monotonic() < deadline:  # connected, checked
-            time.sleep(0.01)
+        run.wait_for_states(1)
         proxy.stall_replies(60)  # requests go through, no reply comes back
         started = time.monotonic()
         run.process.send_signal(signal.SIGTERM)
@@ -253,7 +252,7 @@ def test_a_stop_signal_while_a_reply_stalls_exits_promptly(server: RedisServer) 
         proxy.close()
     assert code == 128 + signal.SIGTERM, stderr
     assert elapsed < 8, f"stopped after {elapsed:.1f} s"
-    assert run.states == []
+    assert_states_covered(run.states, stored(r))
     errors = [line for line in stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and "did not answer within 3 s" in errors[0], stderr
 
@@ -284,3 +283,33 @@ def test_two_overwrites_of_different_streams(server: RedisServer, r: redis.Redis
         assert [run.finish()[0] for run in runs] == [0, 0]
     assert stored(r, "s") == {i: [f"new{i}"] for i in range(1, 301)}
     assert stored(r, "t") == {i: [f"new{i}"] for i in range(1, 301)}
+
+
+@pytest.mark.parametrize("cache_type", ["hash", "list"])
+def test_an_overwrite_that_lost_its_lease_changes_nothing_after(
+    server: RedisServer, r: redis.Redis, cache_type: str
+) -> None:
+    config = fast_config(server, load_method="overwrite", cache_type=cache_type)
+    first = LiveRun(config, stream_lines(range(1, 1001), tag="a"), chunk=50, hold_after=300)
+    first.wait_for_states(2)
+    first.process.send_signal(signal.SIGSTOP)
+    try:
+        mine = r.client_id()
+        for client in r.client_list():
+            if int(client["id"]) != mine:
+                r.client_kill_filter(_id=client["id"])
+        # Its connections are gone: another overwrite takes the stream over and finishes.
+        second = run_target(config, "".join(stream_lines(range(1, 201), tag="b")))
+        assert second.states[-1] == {"s": 200}
+    finally:
+        first.process.send_signal(signal.SIGCONT)
+    first.resume_input()
+    code, stderr = first.finish()
+    assert code == 1, stderr
+    errors = [line for line in stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "lost its lease" in errors[0], stderr
+    if cache_type == "hash":
+        assert stored(r) == {i: [f"b{i}"] for i in range(1, 201)}
+    else:
+        values = [json.loads(text) for text in r.lrange(":s", 0, -1)]
+        assert [(v["id"], v["v"]) for v in values] == [(i, f"b{i}") for i in range(1, 201)]

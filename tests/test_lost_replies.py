@@ -11,10 +11,13 @@ import typing as t
 
 import pytest
 import redis
+from conftest import need_server_binary
 from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
 from proxy import FaultyProxy
 
+from devtools.cluster import LocalCluster
 from devtools.server import RedisServer
+from target_redis.pipelines import PackedPipeline
 
 N = 500
 
@@ -121,3 +124,67 @@ def test_a_lost_dead_letter_reply_keeps_one_entry(server: RedisServer, r: redis.
     entries = r.xrange(":{:s}:target-redis-dead-letter:s")
     lines_kept = collections.Counter(fields["input_line"] for _, fields in entries)
     assert len(entries) == N // 50 and set(lines_kept.values()) == {1}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> t.Iterator[LocalCluster]:
+    with LocalCluster(need_server_binary()) as started:
+        yield started
+
+
+def lose_reply(monkeypatch: pytest.MonkeyPatch, match: bytes, nth: int) -> list[int]:
+    """Make the ``nth`` pipeline holding ``match`` lose its reply after Redis applied it
+    (the cluster's nodes are reached directly: no proxy in between)."""
+    seen: list[int] = []
+    read = PackedPipeline.read
+
+    def read_then_lose(self: PackedPipeline) -> t.Any:
+        replies = read(self)
+        if match in self.payload:
+            seen.append(1)
+            if len(seen) == nth:
+                raise redis.ConnectionError("Connection closed by server.")
+        return replies
+
+    monkeypatch.setattr(PackedPipeline, "read", read_then_lose)
+    return seen
+
+
+CLUSTER_CASES = [
+    ("list", "append-only", b"RPUSH", 2),
+    ("list", "overwrite", b"RENAME", 1),
+    ("stream", "append-only", b"XADD", 3),
+    ("hash", "append-only", b"HSET", 2),
+]
+
+
+@pytest.mark.parametrize(("cache_type", "load_method", "match", "nth"), CLUSTER_CASES)
+def test_a_lost_reply_on_a_cluster_applies_the_write_once(
+    cluster: LocalCluster,
+    monkeypatch: pytest.MonkeyPatch,
+    cache_type: str,
+    load_method: str,
+    match: bytes,
+    nth: int,
+) -> None:
+    client = cluster.client()
+    try:
+        client.flushall()
+        config = {
+            "host": "127.0.0.1",
+            "port": cluster.port,
+            "cluster_mode": True,
+            "cache_type": cache_type,
+            "load_method": load_method,
+            "batch_size_rows": 100,
+            "retry_max_seconds": 20,
+        }
+        if load_method == "overwrite":
+            assert run_target(config, lines("old")).states
+        seen = lose_reply(monkeypatch, match, nth)
+        run = run_target(config, lines())
+        assert len(seen) >= nth, "the fault was injected"
+        assert run.states[-1] == {"s": N}
+        assert sorted(landed(client, cache_type)) == expected(cache_type)
+    finally:
+        client.close()
