@@ -2,12 +2,15 @@
 text, lone surrogates repaired), to go through the same record path as RECORD lines.
 
 Only local JSONL files (a path or a ``file://`` URL, plain or gzip) are read; target.py
-refuses other schemes before any is opened.
+refuses other schemes before any is opened. With ``batch_file_dirs`` only files inside
+those directories are; a line longer than ``batch_size_bytes`` stops the run (an endless
+line such as ``/dev/zero``'s never exhausts memory).
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 import typing as t
 import urllib.parse
 import urllib.request
@@ -38,10 +41,31 @@ def local_path(url: str) -> str:
     return urllib.request.url2pathname(parts.path) if parts.scheme == "file" else url
 
 
+def check_allowed(stream: str, url: str, dirs: t.Sequence[str] | None) -> None:
+    """Refuse a file outside ``dirs`` (resolved: ``..`` and links followed)."""
+    if dirs is None:
+        return
+    path = os.path.realpath(local_path(url))
+    for folder in dirs:
+        root = os.path.realpath(folder)
+        if os.path.commonpath([path, root]) == root:
+            return
+    msg = (
+        f"BATCH for stream '{stream}': file {url} is outside the directories of setting "
+        "'batch_file_dirs'."
+    )
+    raise BadInputError(msg)
+
+
 def batch_lines(
-    stream: str, encoding: t.Mapping[str, t.Any], urls: list[str]
+    stream: str,
+    encoding: t.Mapping[str, t.Any],
+    urls: list[str],
+    *,
+    max_line_bytes: int = 0,
 ) -> t.Iterator[BatchLine]:
-    """Every record of the BATCH message's files, in order."""
+    """Every record of the BATCH message's files, in order (``max_line_bytes`` > 0:
+    a longer line stops the run)."""
     kind = encoding.get("format")
     compression = encoding.get("compression") or "none"
     if kind != "jsonl" or compression not in COMPRESSIONS:
@@ -53,13 +77,28 @@ def batch_lines(
     for url in urls:
         try:
             with (gzip.open if compression == "gzip" else open)(local_path(url), "rb") as file:
-                for number, line in enumerate(file, start=1):
+                for number, line in enumerate(_lines(file, max_line_bytes), start=1):
+                    if len(line) > max_line_bytes > 0:
+                        msg = (
+                            f"Stream '{stream}': BATCH file {url} line {number} is longer than "
+                            f"{max_line_bytes} bytes (setting 'batch_size_bytes')."
+                        )
+                        raise BadInputError(msg)
                     if line.strip():
                         where = f"file {url} line {number}"
                         yield BatchLine(*_record(stream, line, where), text=line, where=where)
         except OSError as exc:  # gzip.BadGzipFile too
             msg = f"BATCH for stream '{stream}': file {url} could not be read: {exc}"
             raise BadInputError(msg) from None
+
+
+def _lines(file: t.Any, limit: int) -> t.Iterator[bytes]:
+    """The file's lines; with ``limit``, a longer one is cut at ``limit`` + 1 bytes."""
+    if not limit:
+        yield from file
+        return
+    while line := file.readline(limit + 1):
+        yield line
 
 
 def _record(stream: str, line: bytes, where: str) -> tuple[dict[str, t.Any], bool]:

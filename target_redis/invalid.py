@@ -57,6 +57,14 @@ class InvalidRecords:
         if self.mode == DEAD_LETTER:
             key = dead_letter_key(namespace, stream)
             raw = line if isinstance(line, bytes) else line.encode()
+            if len(raw) > self.writer.server.max_bulk_bytes:
+                msg = (
+                    f"Input line {line_number} (stream '{stream}'): an invalid record of "
+                    f"{len(raw)} bytes is larger than Redis accepts (proto-max-bulk-len "
+                    f"{self.writer.server.max_bulk_bytes}), so it cannot be kept in {key}: "
+                    f"{reason}"
+                )
+                raise TargetRedisError(msg)
             at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
             fields = ("line", raw.rstrip(b"\r\n"), "stream", stream, "input_line", str(line_number))
             entry = ("XADD", key, "*", *fields, "reason", reason, "at", at)

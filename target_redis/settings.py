@@ -226,6 +226,16 @@ SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "batch_file_dirs",
+        th.ArrayType(th.StringType),
+        description=(
+            "The directories BATCH messages may name files in (a file elsewhere, after "
+            "resolving `..` and links, stops the run). Unset: any local path or `file://` "
+            "URL the target's user may read. Not the SDK's `batch_config`, which says "
+            "where a tap writes its files."
+        ),
+    ),
+    th.Property(
         "on_invalid_record",
         th.StringType,
         default="fail",

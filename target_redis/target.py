@@ -27,7 +27,7 @@ from singer_sdk.singerlib.json import serialize_json
 
 from target_redis import __version__, logsafe, rows, settings, stream_settings
 from target_redis.access import PROBE_STREAM, check_write_access
-from target_redis.batch_files import BatchLine, batch_lines
+from target_redis.batch_files import BatchLine, batch_lines, check_allowed
 from target_redis.connection import adopt, connect, endpoint
 from target_redis.direct import DirectRecords
 from target_redis.errors import (
@@ -390,7 +390,12 @@ class TargetRedis(Target):
                 raise BadInputError(msg)
         # Each line goes through the RECORD path: stream maps, flattening, validation,
         # on_invalid_record, number text, and input order with the stream's RECORDs.
-        for line in batch_lines(stream, message_dict["encoding"], manifest):
+        dirs = self.config.get("batch_file_dirs")
+        for url in manifest:
+            check_allowed(stream, url, dirs)
+        budget = int(settings.value(self.config, "batch_size_bytes"))
+        lines = batch_lines(stream, message_dict["encoding"], manifest, max_line_bytes=budget)
+        for line in lines:
             record: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": line.record}
             record[BATCH_LINE] = line
             if line.colliding_keys:
@@ -525,7 +530,8 @@ class TargetRedis(Target):
         self._stop_signal = signum
         self.writer.retrier.stop_soon()  # Redis may be down: do not retry for a minute
         self.logger.info("Signal %d: finishing the message in hand, then draining.", signum)
-        watchdog = threading.Timer(STOP_GRACE_SECONDS, self._stop_now, (signum,))
+        # Retries end STOP_GRACE_SECONDS after the signal; a read that stalls does not.
+        watchdog = threading.Timer(STOP_GRACE_SECONDS + 1, self._stop_now, (signum,))
         watchdog.daemon = True
         watchdog.start()
         if self._waiting_for_input:
@@ -536,10 +542,10 @@ class TargetRedis(Target):
         stalls until the socket timeout): exit 128+signal, no further STATE."""
         self._output.acquire(timeout=1)
         self.logger.error(
-            "Stopped by signal %d; Redis did not answer within %.0f s, the pending batch "
+            "Stopped by signal %d; Redis did not answer within %.0f s: the pending batch "
             "was not acknowledged and no STATE was emitted for it.",
             signum,
-            STOP_GRACE_SECONDS,
+            STOP_GRACE_SECONDS + 1,
         )
         logging.shutdown()
         os._exit(128 + signum)

@@ -189,3 +189,48 @@ def test_an_error_names_its_own_stream(server: RedisServer, tmp_path: Path) -> N
     (error,) = [line for line in proc.stderr.splitlines() if "| ERROR" in line]
     assert "Input line 4 (stream 'b', BATCH file file://" in error, error
     assert "b.jsonl line 1): Record failed schema validation: id must be integer" in error
+
+
+def batch_of(stream: str, *paths: str) -> dict:
+    return {
+        "type": "BATCH",
+        "stream": stream,
+        "encoding": {"format": "jsonl"},
+        "manifest": list(paths),
+    }
+
+
+def test_batch_file_dirs_bounds_where_batch_files_are_read(
+    server: RedisServer, r: redis.Redis, tmp_path: Path
+) -> None:
+    allowed = tmp_path / "batches"
+    allowed.mkdir()
+    inside = allowed / "a.jsonl"
+    inside.write_text('{"id": 1, "v": "in"}\n', encoding="utf-8")
+    outside = tmp_path / "b.jsonl"
+    outside.write_text('{"id": 2, "v": "out"}\n', encoding="utf-8")
+    config = server.config(batch_file_dirs=[str(allowed)])
+    schema = schema_msg("s", PROPS, ["id"])
+    assert run_target(
+        config, singer_lines(schema, batch_of("s", inside.as_uri()), state_msg({"s": 1}))
+    ).states
+    escape = str(allowed / ".." / "b.jsonl")  # resolved: outside
+    for where in (outside.as_uri(), escape, "/dev/zero"):
+        proc = run_cli(config, singer_lines(schema, batch_of("s", where), state_msg({"s": 2})))
+        errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+        assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+        assert len(errors) == 1 and "batch_file_dirs" in errors[0] and where in errors[0], errors
+    assert [row["v"] for row in data_of(r, ":s:*")] == ["in"]
+
+
+def test_a_batch_line_longer_than_the_byte_budget_stops_with_one_line(
+    server: RedisServer, r: redis.Redis, tmp_path: Path
+) -> None:
+    """/dev/zero (one endless line) grew to 2.8 GB before a MemoryError."""
+    config = server.config(batch_size_bytes=1_000_000)
+    schema = schema_msg("s", PROPS, ["id"])
+    proc = run_cli(config, singer_lines(schema, batch_of("s", "/dev/zero"), state_msg({"s": 1})))
+    errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+    assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+    assert len(errors) == 1 and "file /dev/zero line 1" in errors[0], errors
+    assert "batch_size_bytes" in errors[0]

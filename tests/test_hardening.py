@@ -86,6 +86,37 @@ def test_record_larger_than_the_server_accepts(server: RedisServer, r: redis.Red
     assert r.keys(":s:*") == [":s:1"]
 
 
+def test_an_invalid_record_too_large_to_dead_letter(server: RedisServer, r: redis.Redis) -> None:
+    r.config_set("proto-max-bulk-len", "1mb")
+    try:
+        text = singer_lines(
+            schema_msg("s", PROPS, ["id"]),
+            record_msg("s", {"id": 1, "v": "small"}),
+            state_msg({"s": 1}),
+            record_msg("s", {"id": "two", "v": "x" * (1024 * 1024)}),
+        )
+        config = server.config(state_checkpoint_records=1, on_invalid_record="dead_letter")
+        done = run_cli(config, text)
+    finally:
+        r.config_set("proto-max-bulk-len", "512mb")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (error,) = [ln for ln in done.stderr.splitlines() if "| ERROR" in ln]
+    assert "Input line 4 (stream 's')" in error and "larger than Redis accepts" in error, error
+    assert [json.loads(x) for x in done.stdout.splitlines()] == [{"s": 1}]
+
+
+def test_debug_logging_stays_linear(server: RedisServer) -> None:
+    """LOGLEVEL=DEBUG logged the whole pending batch after every record."""
+    text = singer_lines(
+        schema_msg("s", PROPS, ["id"]),
+        *[record_msg("s", {"id": i, "v": f"v{i}"}) for i in range(1, 3001)],
+        state_msg({"s": 3000}),
+    )
+    done = run_cli(server.config(), text, env={"LOGLEVEL": "DEBUG"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stderr) < 2_000_000, f"{len(done.stderr)} bytes of log for 3,000 records"
+
+
 def test_control_characters_cannot_forge_log_lines(server: RedisServer) -> None:
     name = "s\n2026-01-01 00:00:00,000 | ERROR    | target-redis | forged\x1b[31m"
     text = singer_lines(schema_msg(name, PROPS, []), record_msg(name, {"id": 1, "v": "a"}))
