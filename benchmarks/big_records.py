@@ -1,12 +1,14 @@
 """Peak RSS of target-redis loading large records (the byte budget's case).
 
     python -m benchmarks.big_records [--records 10000] [--size 1000000]
-                                     [--batch-size-bytes N ...]
+                                     [--batch-size-bytes N ...] [--setting name=value ...]
 
 Records of about ``--size`` bytes are generated on the fly into the target's stdin
 (nothing is stored on disk); they are upserted on 10 keys, so Redis holds ~10 records
 whatever the count. Prints records/s and the target's own peak RSS (its ``ru_maxrss``,
-read as it exits) for each byte budget (default: the setting's default).
+read as it exits) for each byte budget (default: the setting's default). ``--setting``
+adds to the config (``cache_type=list``, ``record_format=fields``, ``load_method=...``;
+a list or stream keeps every record: mind Redis's memory).
 """
 
 from __future__ import annotations
@@ -51,9 +53,12 @@ def feed(stdin: t.BinaryIO, records: int, size: int) -> None:
     stdin.close()
 
 
-def run(port: int, records: int, size: int, budget: int | None) -> tuple[float, float]:
+def run(
+    port: int, records: int, size: int, budget: int | None, extra: dict[str, t.Any]
+) -> tuple[float, float]:
     """Records/s and peak RSS (MiB) of one load."""
     config: dict[str, t.Any] = {"host": "127.0.0.1", "port": port, "load_method": "upsert"}
+    config.update(extra)
     if budget is not None:
         config["batch_size_bytes"] = budget
     fd, path = tempfile.mkstemp(suffix=".json")
@@ -86,15 +91,18 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--batch-size-bytes", type=int, nargs="*", default=[None])
+    parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
+    extra = dict(item.split("=", 1) for item in args.setting)
     binary = find_server_binary()
     if binary is None:
         sys.exit("No redis-server found.")
-    print(f"{args.records} records of {args.size} B, upserted on 10 keys")
+    shape = ", ".join(args.setting) or "upserted on 10 keys"
+    print(f"{args.records} records of {args.size} B, {shape}")
     print("| batch_size_bytes | records/s | peak RSS MiB |\n| ---: | ---: | ---: |")
     with RedisServer(binary) as server:
         for budget in args.batch_size_bytes:
-            rate, rss = run(server.port, args.records, args.size, budget)
+            rate, rss = run(server.port, args.records, args.size, budget, extra)
             label = "default" if budget is None else str(budget)
             print(f"| {label} | {rate:,.0f} | {rss:,.0f} |", flush=True)
 

@@ -23,6 +23,7 @@ if t.TYPE_CHECKING:
     from target_redis.connection import ServerInfo
 
 _MEMBERS_PER_COMMAND = 1000
+_COMMAND_CHARS = 1 << 20
 
 _Self = t.TypeVar("_Self", bound="CacheType")
 
@@ -355,10 +356,20 @@ class SortedSetType(SingleKeyType):
 
 
 def _members(verb: str, key: str, rows: t.Sequence[Row]) -> list[Command]:
-    return [
-        (verb, key, *(row.text for row in rows[start : start + _MEMBERS_PER_COMMAND]))
-        for start in range(0, len(rows), _MEMBERS_PER_COMMAND)
-    ]
+    """``verb`` with up to 1000 members, or ~1 MiB of them, a command (a command is
+    packed whole: small ones keep the target's peak memory near the batch's size)."""
+    commands: list[Command] = []
+    members: list[str] = []
+    size = 0
+    for row in rows:
+        members.append(row.text)
+        size += len(row.text)
+        if len(members) >= _MEMBERS_PER_COMMAND or size >= _COMMAND_CHARS:
+            commands.append((verb, key, *members))
+            members, size = [], 0
+    if members:
+        commands.append((verb, key, *members))
+    return commands
 
 
 CACHE_TYPES: dict[str, type[CacheType]] = {

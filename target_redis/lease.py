@@ -40,6 +40,9 @@ seconds), then sets the mark KEYS[2], if given, to ARGV[3]. ARGV[4:] holds each 
 as its length and its words. Returns the first command's reply if it is an integer."""
 
 
+_SCRIPT_CHARS = 1 << 20
+
+
 class Fence(t.NamedTuple):
     """The lease an overwrite's writes depend on: its key, the value this run set, and
     how long each write renews it for."""
@@ -47,6 +50,20 @@ class Fence(t.NamedTuple):
     key: str
     holder: str
     seconds: int
+
+    @staticmethod
+    def parts(commands: t.Sequence[Command]) -> list[list[Command]]:
+        """``commands`` in runs of about 1 MiB, a script each (one script of a whole
+        batch would be packed, and run by Redis, in one piece)."""
+        parts: list[list[Command]] = [[]]
+        size = 0
+        for command in commands:
+            if size >= _SCRIPT_CHARS:
+                parts.append([])
+                size = 0
+            parts[-1].append(command)
+            size += sum(map(len, command))
+        return parts
 
     def command(self, commands: t.Sequence[Command], mark: str = "", token: str = "") -> Command:
         """One EVAL running ``commands`` (MULTI / EXEC left out: a script is atomic) only

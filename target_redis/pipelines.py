@@ -80,17 +80,19 @@ class PackedPipeline:
     """One buffer of commands on one pooled connection of ``client``."""
 
     def __init__(self, client: redis.Redis, commands: t.Sequence[Command]) -> None:
-        """Pack now; nothing is sent yet."""
+        """Nothing is packed or sent yet."""
         self.pool = client.connection_pool
+        self.commands = commands
         self.count = len(commands)
-        self.payload = b"".join([hiredis.pack_command(c) for c in commands])  # type: ignore[arg-type]
         self.connection: t.Any = None
 
     def send(self) -> None:
-        """Send the buffer (replies stay unread)."""
+        """Pack and send the commands, ~1 MiB at a time (a batch is never held twice:
+        packed whole, then joined), replies left unread."""
         self.connection = self.pool.get_connection()
         try:
-            self.connection.send_packed_command([self.payload])
+            for index, part in enumerate(packed_parts(self.commands)):
+                self.connection.send_packed_command([part], check_health=not index)
         except BaseException:
             self.close(broken=True)
             raise
@@ -155,6 +157,24 @@ class PackedPipeline:
             self.connection.disconnect()
         self.pool.release(self.connection)
         self.connection = None
+
+
+_PART_BYTES = 1 << 20
+
+
+def packed_parts(commands: t.Sequence[Command]) -> t.Iterator[bytes]:
+    """The commands packed by hiredis, joined into parts of about 1 MiB."""
+    part: list[bytes] = []
+    size = 0
+    for command in commands:
+        packed = hiredis.pack_command(command)  # type: ignore[arg-type]
+        part.append(packed)
+        size += len(packed)
+        if size >= _PART_BYTES:
+            yield b"".join(part)
+            part, size = [], 0
+    if part:
+        yield b"".join(part)
 
 
 def send_packed(client: redis.Redis, chunk: t.Sequence[Command]) -> t.Sequence[t.Any]:

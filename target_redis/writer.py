@@ -230,7 +230,8 @@ class Writer:
                 self._run_once(chunk, once, fence)
                 continue
             if fence is not None:
-                chunk, transaction = [fence.command(chunk)], False
+                chunk = [fence.command(part) for part in fence.parts(chunk)]
+                transaction = False
             if deferrable and start == starts[-1]:
                 send = functools.partial(self._send_deferred, chunk, t.cast("str", defer))
             else:
@@ -256,6 +257,10 @@ class Writer:
             if elsewhere:
                 self.retrier.call("writing", functools.partial(self._send, elsewhere))
                 chunk = [c for c, same in zip(chunk, here, strict=True) if same]
+        for part in fence.parts(chunk) if fence is not None else [chunk]:
+            self._send_marked(part, mark, fence)
+
+    def _send_marked(self, chunk: t.Sequence[Command], mark: str, fence: Fence | None) -> None:
         token = str(next(self._tokens))
         if fence is not None:
             marked = [fence.command(chunk, mark, token)]

@@ -17,7 +17,7 @@ from proxy import FaultyProxy
 
 from devtools.cluster import LocalCluster
 from devtools.server import RedisServer
-from target_redis.pipelines import PackedPipeline
+from target_redis.pipelines import PackedPipeline, packed_parts
 
 N = 500
 
@@ -140,7 +140,7 @@ def lose_reply(monkeypatch: pytest.MonkeyPatch, match: bytes, nth: int) -> list[
 
     def read_then_lose(self: PackedPipeline) -> t.Any:
         replies = read(self)
-        if match in self.payload:
+        if match in b"".join(packed_parts(self.commands)):
             seen.append(1)
             if len(seen) == nth:
                 raise redis.ConnectionError("Connection closed by server.")

@@ -3,10 +3,14 @@ per reply, anything else (errors, strings) parsed by hiredis, the first error na
 
 from __future__ import annotations
 
+import hiredis
 import pytest
 import redis
 
-from target_redis.pipelines import SimpleReplies, send_packed
+from target_redis.cache_types import ListType
+from target_redis.lease import Fence
+from target_redis.pipelines import SimpleReplies, packed_parts, send_packed
+from target_redis.rows import Row
 
 
 def test_integer_and_status_replies_are_read_in_bulk(r: redis.Redis) -> None:
@@ -33,3 +37,42 @@ def test_the_first_error_is_raised_after_every_reply_was_read(r: redis.Redis) ->
         send_packed(r, commands)
     assert r.get("b") == "1"  # the commands after the error ran
     assert send_packed(r, [("INCRBY", "a", "1")])[0] == 2  # and the connection is clean
+
+
+def test_big_batches_are_packed_in_parts_of_about_one_mib() -> None:
+    """A 64 MB batch was packed whole and then joined: twice its size in the process."""
+    commands = [("HSET", f"k{i}", "v", "x" * 100_000) for i in range(100)]
+    parts = list(packed_parts(commands))
+    assert b"".join(parts) == b"".join(hiredis.pack_command(c) for c in commands)
+    assert len(parts) == 10 and all(len(p) < (1 << 20) + 200_000 for p in parts)
+
+
+def test_pushes_hold_about_one_mib_of_members_a_command() -> None:
+    rows = [Row(text="x" * 300_000, emitted_at=0) for _ in range(10)]
+    commands = ListType().add_commands("k", rows)
+    assert [len(c) - 2 for c in commands] == [4, 4, 2]
+    assert [m for c in commands for m in c[2:]] == [row.text for row in rows]
+    small = ListType().add_commands("k", [Row(text="1", emitted_at=0)] * 2500)
+    assert [len(c) - 2 for c in small] == [1000, 1000, 500]
+
+
+def test_an_overwrite_batch_is_fenced_by_scripts_of_about_one_mib() -> None:
+    fence = Fence("lease", "run client 1", 300)
+    commands = [("HSET", f"k{i}", "v", "x" * 400_000) for i in range(7)]
+    parts = fence.parts(commands)
+    assert [len(p) for p in parts] == [3, 3, 1]
+    assert [c for p in parts for c in p] == commands
+    script = fence.command([("MULTI",), ("HSET", "k", "f", "v"), ("EXEC",)], "mark", "7")
+    assert script[2:] == (
+        "2",
+        "lease",
+        "mark",
+        "run client 1",
+        "300",
+        "7",
+        "4",
+        "HSET",
+        "k",
+        "f",
+        "v",
+    )
