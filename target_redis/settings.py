@@ -221,8 +221,9 @@ SCHEMA = th.PropertiesList(
         default=BATCH_SIZE_BYTES,
         description=(
             "A stream's pending batch is written once it holds this many bytes of record "
-            "JSON, or `batch_size_rows` records, whichever comes first. Peak memory is "
-            "about three times this for large records. 0: no byte limit."
+            "JSON (with `record_format: fields`, of field values too), or `batch_size_rows` "
+            "records, whichever comes first. Peak memory stays within about twice this "
+            "above the idle process, for every shape. 0: no byte limit."
         ),
     ),
     th.Property(

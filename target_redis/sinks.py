@@ -217,11 +217,15 @@ class RedisSink(BatchSink):
         if records is None:
             context["records"] = records = []
         records.append(row)
-        context["bytes"] = context.get("bytes", 0) + len(row.text)
+        size = len(row.text)
+        if row.fields:  # held as well as the JSON: the budget counts what the batch holds
+            size += sum(map(len, row.fields))
+        context["bytes"] = context.get("bytes", 0) + size
 
     @property
     def is_full(self) -> bool:
-        """Full at ``batch_size_rows`` records or ``batch_size_bytes`` of record JSON."""
+        """Full at ``batch_size_rows`` records or ``batch_size_bytes`` of record JSON
+        (and, with ``record_format: fields``, of field names and values)."""
         if super().is_full:
             return True
         pending = (self._pending_batch or {}).get("bytes", 0)
