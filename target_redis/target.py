@@ -174,6 +174,7 @@ class TargetRedis(Target):
         self._last_emitted_state: dict | None = None
         self._stop_signal = 0
         self._output = threading.Lock()
+        self._watchdog: threading.Timer | None = None
         self._waiting_for_input = False
         self.direct = DirectRecords(self)
         if self.fast_path and self.direct_path and isinstance(self.message_reader, FastReader):
@@ -286,6 +287,8 @@ class TargetRedis(Target):
             load.release()
         self.writer.drop_marks()
         self.connection.close()
+        if self._watchdog is not None:  # closed in time: the process may go on
+            self._watchdog.cancel()
 
     def progress_for(self, stream: str) -> Progress:
         """The stream's progress counter, shared by its sinks across schema changes."""
@@ -531,9 +534,9 @@ class TargetRedis(Target):
         self.writer.retrier.stop_soon()  # Redis may be down: do not retry for a minute
         self.logger.info("Signal %d: finishing the message in hand, then draining.", signum)
         # Retries end STOP_GRACE_SECONDS after the signal; a read that stalls does not.
-        watchdog = threading.Timer(STOP_GRACE_SECONDS + 1, self._stop_now, (signum,))
-        watchdog.daemon = True
-        watchdog.start()
+        self._watchdog = threading.Timer(STOP_GRACE_SECONDS + 1, self._stop_now, (signum,))
+        self._watchdog.daemon = True
+        self._watchdog.start()
         if self._waiting_for_input:
             raise Interrupted(signum)
 
