@@ -21,6 +21,7 @@ class FaultyProxy:
         self.drop_after: int | None = None
         """Cut the next connection that sends this many more bytes to the server."""
         self._lose_on: tuple[bytes, int] | None = None
+        self._cut_on: tuple[bytes, int] | None = None
         self.stall_until = 0.0
         self.stall_replies_until = 0.0
         self.drops = 0
@@ -37,6 +38,12 @@ class FaultyProxy:
         with self._lock:
             self._sent_since_armed = 0
             self.drop_after = after_bytes
+
+    def arm_lost_request(self, match: bytes, nth: int = 1) -> None:
+        """Cut the connection in the middle of the ``nth`` request holding ``match``:
+        Redis gets the part before ``match`` (once)."""
+        with self._lock:
+            self._cut_on = (match, nth)
 
     def arm_lost_reply(self, match: bytes, nth: int = 1) -> None:
         """Forward the ``nth`` request holding ``match`` whole, let the server apply it,
@@ -88,6 +95,8 @@ class FaultyProxy:
                 if upward and self._losing_reply(data):
                     pair["lose_replies"] = True
                 keep = self._cut(len(data)) if upward else None
+                if upward and keep is None:
+                    keep = self._cut_at(data)
                 if keep is not None:  # forward part of the chunk, then cut mid-command
                     dst.sendall(data[:keep])
                     break
@@ -110,6 +119,17 @@ class FaultyProxy:
             if nth == 1:
                 self.drops += 1
             return nth == 1
+
+    def _cut_at(self, data: bytes) -> int | None:
+        with self._lock:
+            if self._cut_on is None or self._cut_on[0] not in data:
+                return None
+            match, nth = self._cut_on
+            self._cut_on = (match, nth - 1) if nth > 1 else None
+            if nth > 1:
+                return None
+            self.drops += 1
+            return data.index(match)
 
     @staticmethod
     def _swallow(src: socket.socket) -> None:

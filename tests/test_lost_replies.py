@@ -45,6 +45,11 @@ def landed(client: redis.Redis, cache_type: str) -> list[tuple[int, str]]:
         texts = list(client.smembers(":s"))
     elif cache_type == "sorted_set":
         return [(int(m), f"score {int(s)}") for m, s in client.zrange(":s", 0, -1, withscores=True)]
+    elif cache_type == "json":
+        keys = list(client.scan_iter(match=":s:*", _type="ReJSON-RL"))
+        texts = [
+            json.dumps(json.loads(client.execute_command("JSON.GET", k, "$"))[0]) for k in keys
+        ]
     elif cache_type == "string":
         keys = [k for k in client.scan_iter(match=":s:*", _type="string")]
         texts = [client.get(k) for k in keys]
@@ -83,9 +88,16 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("lost", ["reply", "request"])
 @pytest.mark.parametrize(("cache_type", "load_method", "match", "nth"), CASES)
 def test_a_lost_reply_applies_the_write_once(
-    server: RedisServer, r: redis.Redis, cache_type: str, load_method: str, match: bytes, nth: int
+    server: RedisServer,
+    r: redis.Redis,
+    cache_type: str,
+    load_method: str,
+    match: bytes,
+    nth: int,
+    lost: str,
 ) -> None:
     config: dict[str, t.Any] = {
         "host": "127.0.0.1",
@@ -100,7 +112,7 @@ def test_a_lost_reply_applies_the_write_once(
         assert run_target({**config, "port": server.port}, lines("old")).states
     proxy = FaultyProxy(server.port)
     try:
-        proxy.arm_lost_reply(match, nth)
+        (proxy.arm_lost_reply if lost == "reply" else proxy.arm_lost_request)(match, nth)
         run = run_target({**config, "port": proxy.port}, lines())
         assert proxy.drops == 1, "the fault was injected"
     finally:
@@ -111,11 +123,47 @@ def test_a_lost_reply_applies_the_write_once(
         assert len(r.keys(":s:*")) == N
 
 
-def test_a_lost_dead_letter_reply_keeps_one_entry(server: RedisServer, r: redis.Redis) -> None:
+@pytest.mark.parametrize("lost", ["reply", "request"])
+@pytest.mark.parametrize(
+    ("load_method", "match", "nth"),
+    [("append-only", b"JSON.SET", 3), ("upsert", b"JSON.SET", 2), ("overwrite", b"SSCAN", 1)],
+)
+def test_a_lost_reply_of_json_documents(
+    module_server: RedisServer,
+    modules: redis.Redis,
+    load_method: str,
+    match: bytes,
+    nth: int,
+    lost: str,
+) -> None:
+    config = {
+        "host": "127.0.0.1",
+        "cache_type": "json",
+        "load_method": load_method,
+        "batch_size_rows": 100,
+        "retry_max_seconds": 20,
+    }
+    if load_method == "overwrite":
+        assert run_target({**config, "port": module_server.port}, lines("old")).states
+    proxy = FaultyProxy(module_server.port)
+    try:
+        (proxy.arm_lost_reply if lost == "reply" else proxy.arm_lost_request)(match, nth)
+        run = run_target({**config, "port": proxy.port}, lines())
+        assert proxy.drops == 1, "the fault was injected"
+    finally:
+        proxy.close()
+    assert run.states[-1] == {"s": N}
+    assert sorted(landed(modules, "json")) == expected("json")
+
+
+@pytest.mark.parametrize("lost", ["reply", "request"])
+def test_a_lost_dead_letter_reply_keeps_one_entry(
+    server: RedisServer, r: redis.Redis, lost: str
+) -> None:
     config = {"host": "127.0.0.1", "on_invalid_record": "dead_letter", "retry_max_seconds": 20}
     proxy = FaultyProxy(server.port)
     try:
-        proxy.arm_lost_reply(b"dead-letter", 3)
+        (proxy.arm_lost_reply if lost == "reply" else proxy.arm_lost_request)(b"dead-letter", 3)
         run = run_target({**config, "port": proxy.port}, lines(bad_every=50))
         assert proxy.drops == 1
     finally:
