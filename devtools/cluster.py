@@ -124,14 +124,27 @@ class LocalCluster:
         with self._admin(node) as c:
             return str(c.execute_command("CLUSTER", "MYID"))
 
-    def owner(self, slot: int) -> RedisServer:
-        """The node that serves ``slot`` now."""
-        with self._admin(self.nodes[0]) as c:
+    def owner(self, slot: int, timeout: float = 10.0) -> RedisServer:
+        """The node that serves ``slot`` now: the one master whose own view says so (a
+        node's view of the others can lag behind, and SETSLOT MIGRATING then fails)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            owners = [node for node in self.nodes if self._owns(node, slot)]
+            if len(owners) == 1:
+                return owners[0]
+            if time.monotonic() > deadline:
+                msg = f"slot {slot} has {len(owners)} owners"
+                raise RuntimeError(msg)
+            time.sleep(0.02)  # the nodes' configurations are settling
+
+    def _owns(self, node: RedisServer, slot: int) -> bool:
+        if node.process.poll() is not None:  # stopped (a failover test)
+            return False
+        with self._admin(node) as c:
             for first, last, (_, port, *_rest), *_ in c.execute_command("CLUSTER", "SLOTS"):
                 if int(first) <= slot <= int(last):
-                    return next(n for n in self.nodes if n.port == int(port))
-        msg = f"slot {slot} has no owner"
-        raise RuntimeError(msg)
+                    return int(port) == node.port
+        return False
 
     def move_slot(
         self, slot: int, target: RedisServer, keys_per_step: int = 100, linger: float = 0.0

@@ -17,7 +17,11 @@ import sys
 import typing as t
 from pathlib import Path
 
-import yaml
+from _venv import use_venv
+
+use_venv()  # before importing what only .venv has
+
+import yaml  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = ROOT / "plugin" / "target-redis.yml"
@@ -85,6 +89,13 @@ def plugin_definition(info: dict[str, t.Any]) -> dict[str, t.Any]:
         "executable": "target-redis",
         "capabilities": info["capabilities"],
         "settings": settings(info),
+        # `meltano test target-redis` runs the commands whose names start with "test"
+        "commands": {
+            "test": {
+                "args": "--config ENV --test",
+                "description": "Connect, authenticate and check write access; load nothing.",
+            }
+        },
     }
 
 
@@ -109,12 +120,6 @@ def project(definition: dict[str, t.Any]) -> dict[str, t.Any]:
             },
         },
     )
-    loader["commands"] = {
-        "test": {
-            "args": "--config ENV --test",
-            "description": "Connect, authenticate and check write access (settings from env).",
-        }
-    }
     return {
         "version": 1,
         "default_environment": "dev",

@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from _venv import use_venv
+
+use_venv()  # target_redis is imported by the subprocess: only .venv has it
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 

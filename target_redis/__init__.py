@@ -1,3 +1,3 @@
 """target-redis: a Singer target for Redis."""
 
-__version__ = "0.3.0.dev0"
+__version__ = "0.3.0"

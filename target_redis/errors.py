@@ -86,6 +86,12 @@ EXPECTED_ERRORS = (TargetRedisError, *REDIS_ERRORS, *INPUT_ERRORS)
 _MAX_MESSAGE = 500
 
 
+class LoadError(TargetRedisError):
+    """A failed in-process load (``testing.load``, the pytest fixtures): its message is
+    the CLI's one line (input line and stream included); ``__cause__`` is what was
+    raised."""
+
+
 def describe_config_error(error: jsonschema.ValidationError) -> str:
     path = ".".join(str(part) for part in error.absolute_path)
     where = f"setting '{path}'" if path else "config"

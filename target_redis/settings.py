@@ -210,9 +210,10 @@ SCHEMA = th.PropertiesList(
     th.Property(
         "batch_size_rows",
         th.IntegerType(minimum=1),
+        default=10_000,
         description=(
-            "A stream's pending batch is written once it holds this many records (10,000 "
-            "when unset), or `batch_size_bytes`."
+            "A stream's pending batch is written once it holds this many records, or "
+            "`batch_size_bytes`."
         ),
     ),
     th.Property(
@@ -303,21 +304,26 @@ SCHEMA = th.PropertiesList(
                 th.StringType,
                 secret=True,
                 description=(
-                    "CA certificate(s) to trust, PEM text. Without it the system trust "
-                    "store is used."
+                    "CA certificate(s) to trust: PEM text, or the path of a PEM file. "
+                    "Without it the system trust store is used."
                 ),
             ),
             th.Property(
                 "client_certificate",
                 th.StringType,
                 secret=True,
-                description="Client certificate for mutual TLS, PEM text (optional).",
+                description=(
+                    "Client certificate for mutual TLS: PEM text, or the path of a PEM file "
+                    "(optional)."
+                ),
             ),
             th.Property(
                 "client_key",
                 th.StringType,
                 secret=True,
-                description="Private key of the client certificate, PEM text.",
+                description=(
+                    "Private key of the client certificate: PEM text, or the path of a PEM file."
+                ),
             ),
             th.Property(
                 "client_key_password",

@@ -275,7 +275,8 @@ class TargetRedis(Target):
         validator = JSONSchemaValidator(schema)
         errors = [describe_config_error(e) for e in validator.iter_errors(self._config)]
         if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
+            # The details in the message: pytest and the CLI show them, not a generic line.
+            raise ConfigValidationError("; ".join(errors), errors=errors, schema=schema)
         for error in errors:
             self.logger.warning("Config: %s", error)
         return errors
@@ -578,6 +579,9 @@ class TargetRedis(Target):
     def get_singer_command(cls) -> click.Command:
         """The SDK's command plus ``--test`` (check the connection, read no input)."""
         command = super().get_singer_command()
+        for param in command.params:
+            if param.name == "config" and param.callback is not None:
+                param.callback = _one_line_config_errors(param.callback)
         command.params.append(
             click.Option(
                 ["--test"],
@@ -629,8 +633,9 @@ class TargetRedis(Target):
         except EXPECTED_ERRORS as exc:
             cls.logger.error("%s", describe_failure(exc, target))
             sys.exit(1)
-        except ConfigValidationError:
-            raise  # the SDK's CLI prints each problem, one line per setting
+        except ConfigValidationError as exc:
+            cls.logger.error("Invalid config: %s.", exc)  # one line, every problem named
+            sys.exit(1)
         except Exception as exc:  # never a traceback: one line, the traceback at DEBUG
             cls.logger.debug("Unexpected failure", exc_info=True)
             cls.logger.error("%s", describe_unexpected(exc, target))
@@ -638,6 +643,23 @@ class TargetRedis(Target):
         finally:
             if target is not None:
                 target.close()
+
+
+def _one_line_config_errors(callback: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """The SDK's ``--config`` reader, with a file that is not JSON (or cannot be read)
+    ending in one line instead of a traceback."""
+
+    def read(ctx: click.Context, param: click.Parameter, value: t.Any) -> t.Any:
+        try:
+            return callback(ctx, param, value)
+        except (ValueError, OSError) as exc:  # JSONDecodeError is a ValueError
+            detail = " ".join(str(exc).split())[:200]
+            TargetRedis.logger.error(
+                "Config file could not be read (not JSON, or missing): %s", detail
+            )
+            sys.exit(1)
+
+    return read
 
 
 def _stream_name(message: dict) -> str:

@@ -9,8 +9,9 @@
 No subprocess, no network (with fakeredis), nothing printed to standard output. The
 lines may be a list (of JSON text or of message dicts), Singer text (several lines in
 one string), a path, an open file (text or binary) or any iterable of lines, such as a
-tap's stdout. A failure raises the
-exception the CLI would have turned into its one-line message.
+tap's stdout. An expected failure raises ``LoadError`` (a ``TargetRedisError``) whose
+message is the CLI's one line, input line and stream included; ``__cause__`` holds the
+exception itself (an ``InvalidRecord``, a ``redis.ConnectionError``...).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def load(
 ) -> list[dict[str, t.Any]]:
     """Load ``lines`` through ``client`` with ``config``; return the STATE values emitted,
     in order."""
+    from target_redis.errors import EXPECTED_ERRORS, LoadError, describe_failure
     from target_redis.target import TargetRedis  # the SDK loads only when used
 
     states: list[dict[str, t.Any]] = []
@@ -48,6 +50,8 @@ def load(
         else:
             target.process_lines(t.cast("t.IO[str]", _as_lines(lines)))
         target.process_endofpipe()
+    except EXPECTED_ERRORS as exc:
+        raise LoadError(describe_failure(exc, target)) from exc
     finally:
         target.close()
     return states

@@ -69,7 +69,7 @@ def build_context(config: t.Mapping[str, t.Any], mode: str) -> ssl.SSLContext:
     else:
         context.check_hostname = mode == VERIFY_FULL
         context.verify_mode = ssl.CERT_REQUIRED
-        ca = ssl_mode.get("ca_certificate")
+        ca = pem(ssl_mode, "ca_certificate")
         if ca:
             try:
                 context.load_verify_locations(cadata=ca)
@@ -83,7 +83,7 @@ def build_context(config: t.Mapping[str, t.Any], mode: str) -> ssl.SSLContext:
 
 
 def _load_client_pair(context: ssl.SSLContext, ssl_mode: t.Mapping[str, t.Any]) -> None:
-    cert, key = ssl_mode.get("client_certificate"), ssl_mode.get("client_key")
+    cert, key = pem(ssl_mode, "client_certificate"), pem(ssl_mode, "client_key")
     if not cert and not key:
         return
     if not cert:
@@ -105,6 +105,25 @@ def _load_client_pair(context: ssl.SSLContext, ssl_mode: t.Mapping[str, t.Any]) 
             raise TargetRedisError(msg) from None
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def pem(ssl_mode: t.Mapping[str, t.Any], name: str) -> str | None:
+    """The PEM text of setting ``ssl_mode.<name>``: the value itself, or, when it holds no
+    PEM block and is one line, the contents of the file it names (``ca.pem`` on disk)."""
+    value = ssl_mode.get(name)
+    if not value or "-----BEGIN" in value or "\n" in value.strip():
+        return value or None
+    path = os.path.expanduser(value.strip())
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        shown = f" {path}" if name != "client_key" else ""  # a key's value is never echoed
+        msg = (
+            f"Setting 'ssl_mode.{name}' is neither PEM text nor a readable file{shown} "
+            f"({type(exc).__name__})."
+        )
+        raise TargetRedisError(msg) from None
 
 
 def _private_file(directory: str, name: str, text: str) -> str:

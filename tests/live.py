@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import array
 import contextlib
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 import typing as t
+from pathlib import Path
 
 from helpers import record_msg, schema_msg, state_msg
 
@@ -62,9 +66,11 @@ class LiveRun:
         self._lines, self._chunk, self._pause = lines, chunk, pause
         self._hold = threading.Event()
         self._hold_after = hold_after
+        self._log: list[str] = []
         self._threads = [
             threading.Thread(target=self._feed, daemon=True),
             threading.Thread(target=self._read, daemon=True),
+            threading.Thread(target=self._read_log, daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -100,6 +106,27 @@ class LiveRun:
             if line.strip():
                 self.states.append(json.loads(line))
 
+    def wait_until_reading(self, timeout: float = 30) -> None:
+        """Block until the target has consumed every line fed so far and waits in a
+        read of its stdin (no fixed sleep: on a loaded machine that takes what it takes).
+        Linux: the pipe's unread bytes (FIONREAD) and the main thread's syscall."""
+        deadline = time.monotonic() + timeout
+        assert self.process.stdin is not None
+        while True:
+            unread = array.array("i", [0])
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(self.process.stdin.fileno(), termios.FIONREAD, unread)
+            try:
+                call = Path(f"/proc/{self.process.pid}/syscall").read_text().split()
+            except OSError:
+                call = []
+            if self._hold.is_set() and unread[0] == 0 and call[:2] == ["0", "0x0"]:
+                return  # read(0, ...) with nothing left in the pipe
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                msg = f"the target is not waiting on its input; stderr: {self.stderr_now()}"
+                raise AssertionError(msg)
+            time.sleep(0.01)
+
     def wait_for_states(self, count: int, timeout: float = 30) -> None:
         """Block until ``count`` STATE lines were printed."""
         deadline = time.monotonic() + timeout
@@ -109,12 +136,22 @@ class LiveRun:
                 raise AssertionError(msg)
             time.sleep(0.01)
 
+    def _read_log(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._log.append(line)
+
+    def wait_for_log(self, text: str, timeout: float = 30) -> None:
+        """Block until a line of the target's log holds ``text``."""
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in list(self._log)):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                msg = f"no log line with {text!r}; stderr: {self.stderr_now()}"
+                raise AssertionError(msg)
+            time.sleep(0.01)
+
     def stderr_now(self) -> str:
-        return (
-            ""
-            if self.process.poll() is None
-            else (self.process.stderr.read() if self.process.stderr else "")
-        )
+        return "".join(self._log)
 
     def finish(self, timeout: float = 60) -> tuple[int, str]:
         """Wait for the exit; return (exit code, stderr)."""
@@ -124,7 +161,8 @@ class LiveRun:
             with contextlib.suppress(OSError):
                 os.unlink(self._config_path)
         self._threads[1].join(timeout=5)
-        stderr = self.process.stderr.read() if self.process.stderr else ""
+        self._threads[2].join(timeout=5)
+        stderr = self.stderr_now()
         for pipe in (self.process.stdin, self.process.stdout, self.process.stderr):
             if pipe is not None:
                 with contextlib.suppress(OSError):  # stdin: the process may be gone

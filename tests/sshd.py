@@ -30,15 +30,24 @@ def missing() -> str | None:
     return None
 
 
-def ensure_password_user() -> None:
-    """A login user with a known password, for SSH_PASSWORD_AUTH (created once)."""
+def ensure_password_user() -> bool:
+    """A login user with a known password, for SSH_PASSWORD_AUTH; whether it was created
+    here (then ``remove_password_user`` deletes it: tests leave no user behind)."""
+    created = False
     try:
         pwd.getpwnam(PASSWORD_USER)
     except KeyError:
         subprocess.run(
             ["useradd", "--no-create-home", "--shell", "/bin/sh", PASSWORD_USER], check=True
         )
+        created = True
     subprocess.run(["chpasswd"], input=f"{PASSWORD_USER}:{PASSWORD}\n", text=True, check=True)
+    return created
+
+
+def remove_password_user() -> None:
+    """Delete the user ``ensure_password_user`` created."""
+    subprocess.run(["userdel", PASSWORD_USER], check=False, capture_output=True)
 
 
 def keygen(path: Path, kind: str = "ed25519") -> str:
@@ -60,7 +69,7 @@ class Bastion:
         client_pub = keygen(self.dir / "client_key")
         self.client_key = (self.dir / "client_key").read_text()
         (self.dir / "authorized_keys").write_text(client_pub + "\n")
-        ensure_password_user()
+        self._created_user = ensure_password_user()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         config = self.dir / "sshd_config"
         config.write_text(
@@ -123,3 +132,6 @@ LogLevel ERROR
         if self.process.stderr is not None:
             self.process.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        if getattr(self, "_created_user", False):
+            remove_password_user()
+            self._created_user = False

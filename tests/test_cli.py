@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import redis
@@ -191,3 +192,13 @@ def test_normal_log_lines_avoid_failure_words(server: RedisServer) -> None:
         assert proc.returncode == 0, proc.stderr
         for line in (proc.stdout + proc.stderr).lower().splitlines():
             assert "error" not in line and "exception" not in line, line
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[1, 2"])
+def test_a_config_file_that_is_not_json_ends_in_one_line(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(content)
+    proc = run_cli(None, "", "--config", str(path))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    (error,) = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+    assert "Config file could not be read" in error

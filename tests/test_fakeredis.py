@@ -11,9 +11,10 @@ import fakeredis
 import pytest
 import redis
 from helpers import record_msg, run_cli, schema_msg, singer_lines, state_msg
+from singer_sdk.exceptions import InvalidRecord
 
 from devtools.fake import FakeTcpServer
-from target_redis.errors import TargetRedisError
+from target_redis.errors import LoadError, TargetRedisError
 from target_redis.testing import load
 
 PROPS = {"id": {"type": "integer"}, "v": {"type": "string"}}
@@ -211,3 +212,13 @@ def test_load_takes_files_and_raises_bad_input(tmp_path: t.Any) -> None:
     assert sorted(client.keys(":s:*")) == [b":s:3", b":s:4"]
     with pytest.raises(TargetRedisError, match="Stream 's' holds hash records keyed by ids"):
         load(rows([1], "x"), client, {"load_method": "upsert"})
+
+
+def test_an_in_process_failure_reads_as_the_cli_line() -> None:
+    """It read 'Record Message Validation Error: ...', without input line or stream."""
+    client = fakeredis.FakeRedis()
+    lines = rows([1], "a").replace('"id": 1', '"id": "x"')
+    with pytest.raises(LoadError) as raised:
+        load(lines, client)
+    assert str(raised.value).startswith("Input line 2 (stream 's'): ")
+    assert "id" in str(raised.value) and isinstance(raised.value.__cause__, InvalidRecord)

@@ -205,7 +205,7 @@ def test_sigterm_drains_and_emits_state_for_written_data(
 ) -> None:
     config = fast_config(server, batch_size_rows=10_000, state_checkpoint_records=0)
     run = LiveRun(config, stream_lines(range(1, N + 1)), chunk=100, hold_after=500)
-    time.sleep(1.5)  # the target is now waiting on stdin with a pending batch
+    run.wait_until_reading()  # the target waits on stdin with a pending batch
     run.process.send_signal(signal.SIGTERM)
     code, stderr = run.finish()
     assert code == 128 + signal.SIGTERM, stderr
@@ -220,10 +220,10 @@ def test_second_signal_exits_at_once_without_state(server: RedisServer) -> None:
     try:
         config = fast_config(proxy, batch_size_rows=10_000, state_checkpoint_records=0)
         run = LiveRun(config, stream_lines(range(1, 1001)), chunk=100, hold_after=500)
-        time.sleep(1.5)  # waiting on stdin with ~480 records pending
+        run.wait_until_reading()  # waiting on stdin with ~480 records pending
         proxy.stall(30)  # the drain after the first signal hangs on Redis
         run.process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        run.wait_for_log("Signal 15: finishing")  # the first was handled: a second is new
         started = time.monotonic()
         run.process.send_signal(signal.SIGTERM)
         code, stderr = run.finish(timeout=10)

@@ -134,7 +134,7 @@ def test_stop_signal_while_redis_is_down_gives_up_quickly() -> None:
     try:
         config = {"host": "127.0.0.1", "port": server.port, "batch_size_rows": 10_000}
         run = LiveRun(config, stream_lines(range(1, 1001)), chunk=100, hold_after=500)
-        time.sleep(1.5)  # waiting on stdin with ~480 records pending
+        run.wait_until_reading()  # waiting on stdin with ~480 records pending
         server.stop()
         started = time.monotonic()
         run.process.send_signal(signal.SIGTERM)

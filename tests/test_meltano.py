@@ -188,6 +188,21 @@ def test_meltano_test_runs_the_connection_check(meltano: Path, project: Path) ->
     assert "Connection check passed" in proc.stdout + proc.stderr
 
 
+def test_meltano_test_fails_when_redis_is_unreachable(meltano: Path, project: Path) -> None:
+    env = {**clean_env(), "TARGET_REDIS_PORT": str(free_port())}
+    proc = subprocess.run(
+        [str(meltano), "test", "target-redis"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "Cannot connect to Redis" in proc.stdout + proc.stderr
+
+
 def test_meltano_config_test_writes_its_record(
     meltano: Path, project: Path, redis_server: RedisServer
 ) -> None:
@@ -236,3 +251,33 @@ def test_meltano_add_from_ref(meltano: Path, tmp_path: Path) -> None:
     assert settings["ssl_mode.client_key"]["sensitive"] is True
     assert settings["port"]["kind"] == "integer"
     assert "activate-version" in loader["capabilities"]
+    assert loader["commands"]["test"]["args"] == "--config ENV --test"  # meltano test
+
+
+def test_readme_meltano_add_sequence(
+    meltano: Path, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """README's commands, as written, with this checkout and the test server."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- meltano-add:start -->")[1].split("<!-- meltano-add:end -->")[0]
+    script = block.split("```bash\n")[1].split("```")[0]
+    script = script.replace("/path/to/target-redis", str(ROOT))
+    script = script.replace("redis.example.com", "127.0.0.1")
+    script = "\n".join(line for line in script.splitlines() if "tap-postgres" not in line)
+    script = script.replace(
+        "meltano test", f"meltano config set target-redis port {redis_server.port}\nmeltano test"
+    )
+    run(meltano, tmp_path, "init", "fresh", "--no_usage_stats")
+    path = [str(meltano.parent), os.environ["PATH"]]
+    env = {**clean_env(), "PATH": os.pathsep.join(path), "REDIS_PASSWORD": ""}
+    proc = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=tmp_path / "fresh",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "Connection check passed" in proc.stdout + proc.stderr

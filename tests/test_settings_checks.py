@@ -8,6 +8,7 @@ import io
 import pytest
 import redis
 from helpers import record_msg, run_cli, schema_msg, singer_lines, state_msg
+from singer_sdk.exceptions import ConfigValidationError
 
 from devtools.server import RedisServer
 from target_redis.target import TargetRedis
@@ -147,3 +148,11 @@ def test_every_connection_is_closed(
     done = run_cli(server.config(**settings), GOOD, *args, env=env)
     assert done.returncode == 0, done.stderr
     assert "ResourceWarning" not in done.stderr, done.stderr[-2000:]
+
+
+def test_a_config_error_in_process_carries_its_details() -> None:
+    """pytest showed only 'Config validation failed'; the detail was in .errors."""
+    with pytest.raises(ConfigValidationError) as raised:
+        TargetRedis(config={"port": -1, "load_method": "merge"})
+    assert "setting 'port' must be at least 1" in str(raised.value)
+    assert "setting 'load_method' must be one of" in str(raised.value)

@@ -176,6 +176,27 @@ def test_mutual_tls(mtls_server: RedisServer, ca: trustme.CA) -> None:
         TargetRedis(config=without)
 
 
+def test_certificates_and_key_as_files(
+    mtls_server: RedisServer, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """A user with ca.pem on disk had no recipe: only PEM text was taken."""
+    client_cert = ca.issue_cert("loader@example.test")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    client_cert.cert_chain_pems[0].write_to_path(str(tmp_path / "client.pem"))
+    client_cert.private_key_pem.write_to_path(str(tmp_path / "client.key"))
+    files = {
+        "ca_certificate": str(tmp_path / "ca.pem"),
+        "client_certificate": str(tmp_path / "client.pem"),
+        "client_key": str(tmp_path / "client.key"),
+    }
+    config = ssl_config(mtls_server, mode="verify-full", **files)
+    assert run_target(config, INPUT).states == [{"s": 1}]
+    missing = ssl_config(mtls_server, **{**files, "client_key": str(tmp_path / "nope.key")})
+    with pytest.raises(TargetRedisError, match=r"'ssl_mode\.client_key' is neither PEM") as e:
+        TargetRedis(config=missing)
+    assert "nope.key" not in str(e.value)  # a key setting is never echoed
+
+
 def test_encrypted_client_key(mtls_server: RedisServer, ca: trustme.CA) -> None:
     from cryptography.hazmat.primitives import serialization
 
