@@ -1,6 +1,8 @@
-"""Refresh README's settings table and capabilities from ``target-redis --about``.
+"""Refresh the generated parts of the docs from ``target-redis --about``: the settings
+table and capabilities in ``docs/settings.md``, and ``docs/index.md`` (README, with its
+links made relative to ``docs/``: the site's home page).
 
-Run with ``--check`` to fail (exit 1) when README is out of date instead.
+Run with ``--check`` to fail (exit 1) when a file is out of date instead.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from _venv import use_venv
 
 use_venv()  # target_redis is imported by the subprocess: only .venv has it
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+SETTINGS = ROOT / "docs" / "settings.md"
+INDEX = ROOT / "docs" / "index.md"
 
 
 def about_markdown() -> str:
@@ -33,25 +38,45 @@ def section(about: str, pattern: str) -> str:
     return match.group(0).strip()
 
 
-def render(readme: str, name: str, content: str) -> str:
+def render(text: str, name: str, content: str) -> str:
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    head, rest = readme.split(start, 1)
+    head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{start}\n{content}\n{end}{tail}"
 
 
-def main() -> int:
-    readme = README.read_text(encoding="utf-8")
+def settings_page(current: str) -> str:
     about = about_markdown()
-    fresh = render(readme, "settings", section(about, r"^\| Setting .*?(?=\n\n)"))
+    fresh = render(current, "settings", section(about, r"^\| Setting .*?(?=\n\n)"))
     capabilities = section(about, r"(?<=## Capabilities\n\n).*?(?=\n\n)")
-    fresh = render(fresh, "capabilities", capabilities)
+    return render(fresh, "capabilities", capabilities)
+
+
+def index_page(readme: str) -> str:
+    """README for the site: ``docs/x.md`` links become ``x.md``; others point at files
+    outside the site, so they become text."""
+    text = re.sub(r"\]\(docs/([\w-]+\.md)", r"](\1", readme)
+    text = re.sub(r"\[([^\]]+)\]\((?!https?://|#|[\w-]+\.md)[^)]*\)", r"\1", text)
+    header = "<!-- Generated from README.md by scripts/update_readme.py: edit README. -->\n"
+    return header + text
+
+
+def main() -> int:
+    wanted = {
+        SETTINGS: settings_page(SETTINGS.read_text(encoding="utf-8")),
+        INDEX: index_page(README.read_text(encoding="utf-8")),
+    }
+    stale = [
+        path
+        for path, text in wanted.items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
     if "--check" in sys.argv:
-        if fresh != readme:
-            print("README differs from --about; run scripts/update_readme.py")
-            return 1
-        return 0
-    README.write_text(fresh, encoding="utf-8")
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is out of date; run scripts/update_readme.py")
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(wanted[path], encoding="utf-8")
     return 0
 
 
