@@ -798,12 +798,14 @@ class Overwrite(LoadMethod):
     def finish(self) -> None:
         """Swap in the single key, remove every record this run did not write, then
         record the manifest of what the stream now holds."""
-        if self.writer.leases.holder(self.space.lease_key) != self.setup.run_id:
+        holder = self.writer.leases.holder(self.space.lease_key)
+        if holder != self.setup.run_id:
             self._leased = False
             msg = (
                 f"Stream '{self.stream}': this overwrite lost its lease "
-                f"{self.space.lease_key} (no batch or STATE for {LEASE_SECONDS} s, and "
-                "another run may have taken it); the old records were left in place."
+                f"{self.space.lease_key} (now held by {holder or 'no run'}): another run "
+                "took the stream over, or the lease expired while this run was stopped; "
+                "it did not finish, and removed nothing."
             )
             raise TargetRedisError(msg)
         counter = self.writer.counter(self.space.key)  # before a single key replaces it
