@@ -117,10 +117,9 @@ def pem(ssl_mode: t.Mapping[str, t.Any], name: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as file:
             return file.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        shown = f" {path}" if name != "client_key" else ""  # a key's value is never echoed
+    except (OSError, UnicodeDecodeError) as exc:  # secret settings: the value is not shown
         msg = (
-            f"Setting 'ssl_mode.{name}' is neither PEM text nor a readable file{shown} "
+            f"Setting 'ssl_mode.{name}' is neither PEM text nor a readable file "
             f"({type(exc).__name__})."
         )
         raise TargetRedisError(msg) from None

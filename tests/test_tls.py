@@ -194,7 +194,7 @@ def test_certificates_and_key_as_files(
     missing = ssl_config(mtls_server, **{**files, "client_key": str(tmp_path / "nope.key")})
     with pytest.raises(TargetRedisError, match=r"'ssl_mode\.client_key' is neither PEM") as e:
         TargetRedis(config=missing)
-    assert "nope.key" not in str(e.value)  # a key setting is never echoed
+    assert "nope.key" not in str(e.value)  # a secret setting's value is never echoed
 
 
 def test_encrypted_client_key(mtls_server: RedisServer, ca: trustme.CA) -> None:
