@@ -94,12 +94,27 @@ class RedisServer:
         """Start the server and wait until it answers (PING, or a TCP accept with ``tls``,
         where ``extra_args`` carry the ``--tls-*`` files)."""
         self.binary = binary
-        self.port = port or free_port()
         self.host = "127.0.0.1"
         self._dir = tempfile.mkdtemp(prefix="target-redis-server-")
-        ports = ["--port", "0", "--tls-port", str(self.port)] if tls else ["--port", str(self.port)]
-        args = [
-            binary,
+        self._extra_args = extra_args
+        self.tls = tls
+        self.version = ""
+        for attempt in range(3):  # a free port may be taken before the server binds it
+            self.port = port or free_port()
+            self._args = self._command()
+            try:
+                self.start()
+                return
+            except RuntimeError:
+                if port is not None or attempt == 2:
+                    raise
+                self._dir = tempfile.mkdtemp(prefix="target-redis-server-")
+
+    def _command(self) -> list[str]:
+        port = str(self.port)
+        ports = ["--port", "0", "--tls-port", port] if self.tls else ["--port", port]
+        return [
+            self.binary,
             *ports,
             "--bind",
             self.host,
@@ -111,13 +126,8 @@ class RedisServer:
             "no",
             "--daemonize",
             "no",
-            *extra_args,
+            *self._extra_args,
         ]
-        self._args = args
-        self._extra_args = extra_args
-        self.tls = tls
-        self.version = ""
-        self.start()
 
     def start(self) -> None:
         """(Re)start the process on the same port and directory; wait until it answers."""
@@ -151,6 +161,10 @@ class RedisServer:
                     probe.ping()
                     info = probe.info("server")
                     self.version = str(info.get("valkey_version") or info["redis_version"])
+                if int(info.get("process_id", self.process.pid)) != self.process.pid:
+                    # another server took the port first (tests run in parallel): not ours
+                    self.stop()
+                    raise RuntimeError(f"port {self.port} is taken by another server")
                 return
             except (redis.ConnectionError, redis.ResponseError, OSError):  # LOADING too
                 if self.process.poll() is not None or time.monotonic() > deadline:

@@ -477,7 +477,8 @@ def test_master_failover_while_loading() -> None:
         }
         run = LiveRun(config, stream_lines(range(1, 1501), state_every=100), hold_after=700)
         run.wait_for_states(5)
-        time.sleep(0.5)  # what was acknowledged reaches the replicas
+        with victim.client(**ha.admin) as master:  # what was acknowledged is replicated
+            assert int(master.execute_command("WAIT", 1, 10_000)) >= 1
         victim.kill()
         run.resume_input()
         code, stderr = run.finish(timeout=120)
