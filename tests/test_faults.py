@@ -92,11 +92,11 @@ def test_server_restarted_within_retry_window(durable: RedisServer) -> None:
     config = fast_config(durable, retry_max_seconds=30)
     run = LiveRun(config, stream_lines(range(1, N + 1)), chunk=40, hold_after=600)
     run.wait_for_states(2)
-    time.sleep(0.3)  # input held: the target waits with a pending batch
+    run.wait_until_reading()  # input held: the target waits with a pending batch
     durable.process.terminate()  # a graceful stop: the AOF keeps every acknowledged write
     durable.process.wait()
     run.resume_input()  # the next writes find no server and are retried...
-    time.sleep(1.5)
+    run.wait_for_log("retry")
     durable.start()  # ...until it is back
     code, stderr = run.finish()
     assert code == 0, stderr
