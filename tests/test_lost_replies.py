@@ -65,6 +65,24 @@ def expected(cache_type: str, tag: str = "v") -> list[tuple[int, str]]:
     return [(i, f"{tag}{i}") for i in range(1, N + 1)]
 
 
+def load_losing_one(
+    server: RedisServer, config: dict[str, t.Any], lost: str, match: bytes, nth: int
+) -> list[dict]:
+    """Load ``lines()`` through a proxy that loses the reply of (or cuts) the ``nth``
+    request holding ``match``, after an earlier run's records under overwrite; the
+    STATE values."""
+    if config["load_method"] == "overwrite":  # an earlier run's records, to be replaced
+        assert run_target({**config, "port": server.port}, lines("old")).states
+    proxy = FaultyProxy(server.port)
+    try:
+        (proxy.arm_lost_reply if lost == "reply" else proxy.arm_lost_request)(match, nth)
+        run = run_target({**config, "port": proxy.port}, lines())
+        assert proxy.drops == 1, "the fault was injected"
+    finally:
+        proxy.close()
+    return run.states
+
+
 CASES = [
     # cache type, load method, the request whose reply is lost (bytes it holds, nth)
     ("list", "append-only", b"RPUSH", 2),
@@ -108,16 +126,8 @@ def test_a_lost_reply_applies_the_write_once(
         **({"score_field": "id"} if cache_type == "sorted_set" else {}),
         **({"overwrite_keys": "primary-key"} if match == b"SSCAN" else {}),
     }
-    if load_method == "overwrite":  # an earlier run's records, to be replaced
-        assert run_target({**config, "port": server.port}, lines("old")).states
-    proxy = FaultyProxy(server.port)
-    try:
-        (proxy.arm_lost_reply if lost == "reply" else proxy.arm_lost_request)(match, nth)
-        run = run_target({**config, "port": proxy.port}, lines())
-        assert proxy.drops == 1, "the fault was injected"
-    finally:
-        proxy.close()
-    assert run.states[-1] == {"s": N}
+    states = load_losing_one(server, config, lost, match, nth)
+    assert states[-1] == {"s": N}
     assert sorted(landed(r, cache_type)) == expected(cache_type)
     if cache_type in ("hash", "string") and load_method != "upsert":
         assert len(r.keys(":s:*")) == N
@@ -136,23 +146,15 @@ def test_a_lost_reply_of_json_documents(
     nth: int,
     lost: str,
 ) -> None:
-    config = {
+    config: dict[str, t.Any] = {
         "host": "127.0.0.1",
         "cache_type": "json",
         "load_method": load_method,
         "batch_size_rows": 100,
         "retry_max_seconds": 20,
     }
-    if load_method == "overwrite":
-        assert run_target({**config, "port": module_server.port}, lines("old")).states
-    proxy = FaultyProxy(module_server.port)
-    try:
-        (proxy.arm_lost_reply if lost == "reply" else proxy.arm_lost_request)(match, nth)
-        run = run_target({**config, "port": proxy.port}, lines())
-        assert proxy.drops == 1, "the fault was injected"
-    finally:
-        proxy.close()
-    assert run.states[-1] == {"s": N}
+    states = load_losing_one(module_server, config, lost, match, nth)
+    assert states[-1] == {"s": N}
     assert sorted(landed(modules, "json")) == expected("json")
 
 
