@@ -65,18 +65,28 @@ def test_batches_are_bounded_by_bytes(
     assert len(r.keys(":s:*")) == 10
 
 
-def test_record_larger_than_the_server_accepts(server: RedisServer, r: redis.Redis) -> None:
+@pytest.fixture
+def one_mb_values(r: redis.Redis) -> t.Iterator[None]:
+    """The server accepts values of 1 MB at most (proto-max-bulk-len) during the test."""
     r.config_set("proto-max-bulk-len", "1mb")
-    try:
-        text = singer_lines(
-            schema_msg("s", PROPS, ["id"]),
-            record_msg("s", {"id": 1, "v": "small"}),
-            state_msg({"s": 1}),
-            record_msg("s", {"id": 2, "v": "x" * (1024 * 1024)}),
-        )
-        done = run_cli(server.config(state_checkpoint_records=1), text)
-    finally:
-        r.config_set("proto-max-bulk-len", "512mb")
+    yield
+    r.config_set("proto-max-bulk-len", "512mb")
+
+
+def too_large(record_id: t.Any) -> str:
+    """A small record, its STATE, then a record over 1 MB."""
+    return singer_lines(
+        schema_msg("s", PROPS, ["id"]),
+        record_msg("s", {"id": 1, "v": "small"}),
+        state_msg({"s": 1}),
+        record_msg("s", {"id": record_id, "v": "x" * (1024 * 1024)}),
+    )
+
+
+def test_record_larger_than_the_server_accepts(
+    server: RedisServer, r: redis.Redis, one_mb_values: None
+) -> None:
+    done = run_cli(server.config(state_checkpoint_records=1), too_large(2))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     (error,) = [ln for ln in done.stderr.splitlines() if "| ERROR" in ln]
     assert (
@@ -86,19 +96,11 @@ def test_record_larger_than_the_server_accepts(server: RedisServer, r: redis.Red
     assert r.keys(":s:*") == [":s:1"]
 
 
-def test_an_invalid_record_too_large_to_dead_letter(server: RedisServer, r: redis.Redis) -> None:
-    r.config_set("proto-max-bulk-len", "1mb")
-    try:
-        text = singer_lines(
-            schema_msg("s", PROPS, ["id"]),
-            record_msg("s", {"id": 1, "v": "small"}),
-            state_msg({"s": 1}),
-            record_msg("s", {"id": "two", "v": "x" * (1024 * 1024)}),
-        )
-        config = server.config(state_checkpoint_records=1, on_invalid_record="dead_letter")
-        done = run_cli(config, text)
-    finally:
-        r.config_set("proto-max-bulk-len", "512mb")
+def test_an_invalid_record_too_large_to_dead_letter(
+    server: RedisServer, r: redis.Redis, one_mb_values: None
+) -> None:
+    config = server.config(state_checkpoint_records=1, on_invalid_record="dead_letter")
+    done = run_cli(config, too_large("two"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
     (error,) = [ln for ln in done.stderr.splitlines() if "| ERROR" in ln]
     assert "Input line 4 (stream 's')" in error and "larger than Redis accepts" in error, error

@@ -65,6 +65,18 @@ def expected(cache_type: str, tag: str = "v") -> list[tuple[int, str]]:
     return [(i, f"{tag}{i}") for i in range(1, N + 1)]
 
 
+def load_config(cache_type: str, load_method: str, **extra: t.Any) -> dict[str, t.Any]:
+    """Small batches (each request is one batch) and retries long enough to recover."""
+    return {
+        "host": "127.0.0.1",
+        "cache_type": cache_type,
+        "load_method": load_method,
+        "batch_size_rows": 100,
+        "retry_max_seconds": 20,
+        **extra,
+    }
+
+
 def load_losing_one(
     server: RedisServer, config: dict[str, t.Any], lost: str, match: bytes, nth: int
 ) -> list[dict]:
@@ -117,15 +129,12 @@ def test_a_lost_reply_applies_the_write_once(
     nth: int,
     lost: str,
 ) -> None:
-    config: dict[str, t.Any] = {
-        "host": "127.0.0.1",
-        "cache_type": cache_type,
-        "load_method": load_method,
-        "batch_size_rows": 100,
-        "retry_max_seconds": 20,
+    config = load_config(
+        cache_type,
+        load_method,
         **({"score_field": "id"} if cache_type == "sorted_set" else {}),
         **({"overwrite_keys": "primary-key"} if match == b"SSCAN" else {}),
-    }
+    )
     states = load_losing_one(server, config, lost, match, nth)
     assert states[-1] == {"s": N}
     assert sorted(landed(r, cache_type)) == expected(cache_type)
@@ -146,13 +155,7 @@ def test_a_lost_reply_of_json_documents(
     nth: int,
     lost: str,
 ) -> None:
-    config: dict[str, t.Any] = {
-        "host": "127.0.0.1",
-        "cache_type": "json",
-        "load_method": load_method,
-        "batch_size_rows": 100,
-        "retry_max_seconds": 20,
-    }
+    config = load_config("json", load_method)
     states = load_losing_one(module_server, config, lost, match, nth)
     assert states[-1] == {"s": N}
     assert sorted(landed(modules, "json")) == expected("json")

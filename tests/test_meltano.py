@@ -125,6 +125,21 @@ def run(
     return proc
 
 
+def bash(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A README shell block, run as a user would (``bash -e``); it must succeed."""
+    proc = subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return proc
+
+
 def users(client: redis.Redis) -> dict[str, dict[str, t.Any]]:
     return {
         key: json.loads(client.hget(key, "_airbyte_data"))
@@ -226,16 +241,7 @@ def test_readme_fakeredis_ci_recipe(meltano: Path, project: Path) -> None:
     # the job's python has fakeredis and redis; meltano comes from its own venv
     path = [str(Path(sys.executable).parent), str(meltano.parent), os.environ["PATH"]]
     env = {**clean_env(), "PATH": os.pathsep.join(path)}
-    proc = subprocess.run(
-        ["bash", "-e", "-c", script.replace("6390", str(port))],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    proc = bash(script.replace("6390", str(port)), project, env)
     assert "2 users loaded" in proc.stdout
 
 
@@ -270,14 +276,5 @@ def test_readme_meltano_add_sequence(
     run(meltano, tmp_path, "init", "fresh", "--no_usage_stats")
     path = [str(meltano.parent), os.environ["PATH"]]
     env = {**clean_env(), "PATH": os.pathsep.join(path), "REDIS_PASSWORD": ""}
-    proc = subprocess.run(
-        ["bash", "-e", "-c", script],
-        cwd=tmp_path / "fresh",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    proc = bash(script, tmp_path / "fresh", env)
     assert "Connection check passed" in proc.stdout + proc.stderr
