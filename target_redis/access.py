@@ -14,7 +14,7 @@ from target_redis.keys import escape_glob, side_key
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
-    from target_redis.connection import ServerInfo
+    from target_redis.server import ServerInfo
 
 PROBE_STREAM = "__target_redis_check__"
 PROBE_TTL_SECONDS = 60

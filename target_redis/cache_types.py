@@ -20,7 +20,7 @@ from target_redis.json_numbers import without_nulls
 from target_redis.rows import AB_ID, DATA, EMITTED_AT, Command, Row, decode_json, encode_data
 
 if t.TYPE_CHECKING:
-    from target_redis.connection import ServerInfo
+    from target_redis.server import ServerInfo
 
 _MEMBERS_PER_COMMAND = 1000
 _COMMAND_CHARS = 1 << 20
@@ -45,6 +45,8 @@ class CacheType:
     """A command the server must have (a module's)."""
     merges_in_place: t.ClassVar[bool] = False
     """``on_update: merge`` runs in Redis (no read of the stored record)."""
+    replaces_in_place: t.ClassVar[bool] = False
+    """A record of fields is replaced in place in MULTI/EXEC (``DEL`` + ``HSET``)."""
     doubles: t.ClassVar[bool] = False
     """Numbers are stored as 64-bit integers or doubles (``json_inexact_numbers``)."""
 
@@ -133,6 +135,7 @@ class HashType(RecordType):
     name = "hash"
     summary = "`hash` (Airbyte's layout)"
     redis_type = "hash"
+    replaces_in_place = True
 
     def uses_ids(self, fields: bool) -> bool:
         """The Airbyte layout's ``_airbyte_ab_id``."""

@@ -9,13 +9,12 @@ key properties, its row. A line or record that any check refuses takes the SDK's
 path, which raises, warns or sets it aside exactly as before. Then the SDK's steps
 follow in the SDK's order: warnings about the record's fields, the row on the
 pending batch, tallies, the record counter metric, the drain when full, the
-max-age drain.
+max-age drain (sdk_seam.RECORD_STEPS, pinned by the contract test).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 import typing as t
 
@@ -57,7 +56,6 @@ class Lane:
     decode: t.Callable[[msgspec.Raw], t.Any]
     check: t.Callable[[msgspec.Raw, dict], bool]
     key_properties: tuple[str, ...]
-    debug: bool
     max_rows: int
     max_bytes: int
     counter: t.Any
@@ -95,7 +93,7 @@ class DirectRecords:
             return False
         target = self.target
         sink = lane.sink
-        if target._sinks_active.get(stream) is not sink:  # a new SCHEMA
+        if target.active_sink(stream) is not sink:  # a new SCHEMA
             del self.lanes[stream]
             return False
         try:
@@ -108,26 +106,19 @@ class DirectRecords:
             row = sink.checked_row(record, message.time_extracted, record)
         except Exception:  # the SDK's path raises it, or sets the record aside
             return False
-        sink.check_fields(record)
-        context = sink._pending_batch or sink._get_context(record)
-        sink.add_row(row, context)
-        sink._total_records_read += 1  # sink.tally_record_read(), inlined
-        sink._batch_records_read += 1
+        sink.check_fields(record)  # _validate_and_parse's warnings
+        context = sink.batch_context(record)
+        sink.tally_record_read()
+        sink.add_row(row, context)  # process_record
         lane.counter.increment()
-        if lane.debug:
-            sink._after_process_record(context)
-        if sink._batch_records_read >= lane.max_rows or (
+        if sink.batch_records_read >= lane.max_rows or (
             lane.max_bytes and context["bytes"] >= lane.max_bytes
         ):
-            target.logger.info(
-                "Target sink for '%s' is full. Current size is '%s'. Draining...",
-                sink.stream_name,
-                sink.current_size,
-            )
+            target.log_full(sink)
             target.drain_one(sink)
-        if time.time() - target._last_full_drain_at > lane.max_age_seconds:
-            target._handle_max_record_age()
-        target._records_since_state += 1
+        if time.time() - target.last_full_drain_at > lane.max_age_seconds:
+            target.drain_if_old()
+        target.records_since_state += 1
         return True
 
     def _lane(self, stream: str) -> Lane | None:
@@ -142,10 +133,10 @@ class DirectRecords:
             or stream_map.stream_alias != stream
         ):
             return None
-        sink = target._sinks_active.get(stream)
+        sink = target.active_sink(stream)
         if type(sink) is not RedisSink or sink.include_sdc_metadata_properties:
             return None
-        validator = sink._validator
+        validator = sink.record_validator
         if validator is not None and not isinstance(validator, CompiledValidator):
             return None
         # Numbers are read only by keys, fields, scores and the validator's dict.
@@ -155,11 +146,10 @@ class DirectRecords:
             decode=DECODER.decode if reads_numbers else _RAW_NUMBERS.decode,
             check=_checker(validator),
             key_properties=tuple(sink.key_properties or ()),
-            debug=sink.logger.isEnabledFor(logging.DEBUG),
             max_rows=sink.max_size,
             max_bytes=sink.max_bytes,
             counter=sink.record_counter_metric,
-            max_age_seconds=target._MAX_RECORD_AGE_IN_MINUTES * 60,
+            max_age_seconds=target.max_record_age_seconds,
         )
 
 

@@ -17,8 +17,6 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 if t.TYPE_CHECKING:
     import jsonschema
 
-    from target_redis.target import TargetRedis
-
 _HINTS: tuple[tuple[type[Exception], str], ...] = (
     (redis.exceptions.OutOfMemoryError, "Redis is out of memory (maxmemory with noeviction)"),
     (redis.exceptions.ReadOnlyError, "Redis refused a write: it is a read-only replica"),
@@ -114,8 +112,9 @@ def describe_config_error(error: jsonschema.ValidationError) -> str:
     return f"{where} fails the '{rule}' rule ({expected})"
 
 
-def describe_unexpected(exc: BaseException, target: TargetRedis | None) -> str:
-    """One line for a failure nobody foresaw (its traceback goes to the DEBUG log)."""
+def describe_unexpected(exc: BaseException, line: int = 0) -> str:
+    """One line for a failure nobody foresaw (its traceback goes to the DEBUG log);
+    ``line``: the input line it was found on (0: none, or before any input)."""
     if isinstance(exc, RecursionError):
         text = "JSON nested too deeply to be processed"
     else:
@@ -124,21 +123,19 @@ def describe_unexpected(exc: BaseException, target: TargetRedis | None) -> str:
             f"could not be processed ({type(exc).__name__}: {detail}); this input is not "
             "handled by target-redis (LOGLEVEL=DEBUG shows where)"
         )
-    line = getattr(target.message_reader, "line_number", 0) if target is not None else 0
     return f"Input line {line}: {text}" if line else text[0].upper() + text[1:]
 
 
-def describe_failure(exc: BaseException, target: TargetRedis | None) -> str:
+def describe_failure(exc: BaseException, line: int = 0) -> str:
     """One line for an expected failure: what went wrong and, for bad input,
-    the input line (and stream) where it was found."""
+    the input line ``line`` (and stream) where it was found."""
     if isinstance(exc, InvalidRecord):
         text = f"Record failed schema validation: {exc.error_message}"
     else:
         text = " ".join(str(exc).split()) or type(exc).__name__
     text = text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
-    if target is None or not isinstance(exc, INPUT_ERRORS):
+    if not line or not isinstance(exc, INPUT_ERRORS):
         return text
-    line = getattr(target.message_reader, "line_number", 0)
     where = f"Input line {line}"
     stream = getattr(exc, "stream", None)  # set by the sink that found it
     batch_file = getattr(exc, "batch_file", None)  # set for a BATCH file's record

@@ -15,10 +15,10 @@ import typing as t
 from collections import Counter
 
 import msgspec
-from singer_sdk.singerlib.encoding import SimpleSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_redis.rows import number
+from target_redis.sdk_seam import SeamReader
 
 DECODER = msgspec.json.Decoder(float_hook=number)
 """Singer messages and records: numbers with a fraction or exponent as Decimals."""
@@ -108,7 +108,7 @@ logger = logging.getLogger("target-redis")
 _TOO_DEEP = "JSON nested too deeply to be read"
 
 
-class PlainReader(SimpleSingerReader):
+class PlainReader(SeamReader):
     """The SDK's reader (stdlib json), counting lines."""
 
     def __init__(self) -> None:
@@ -128,7 +128,7 @@ class PlainReader(SimpleSingerReader):
         stats: t.Counter[str] = Counter()
         direct = self.direct
         for line in file_input or self.default_input:
-            self._current_message = line
+            self.remember_line(line)
             self.line_number += 1
             if direct is not None and direct(line):
                 stats["RECORD"] += 1
@@ -154,8 +154,9 @@ class PlainReader(SimpleSingerReader):
             msg = f"{kind}{stream} lacks required key(s): {', '.join(missing)}"
             raise InvalidInputLine(msg)
 
-    def _process_unknown_message(self, message_dict: dict) -> None:
-        msg = f"unknown message type {str(message_dict.get('type'))[:40]!r}"
+    def unknown_message(self, message: dict) -> None:
+        """An unknown message type is bad input (the SDK's reader logs and goes on)."""
+        msg = f"unknown message type {str(message.get('type'))[:40]!r}"
         raise InvalidInputLine(msg)
 
     def deserialize_json(self, line: str) -> dict:

@@ -11,14 +11,7 @@ import math
 import time
 import typing as t
 
-from singer_sdk.exceptions import InvalidRecord, MissingKeyPropertiesError
-from singer_sdk.helpers._compat import (
-    date_fromisoformat,
-    datetime_fromisoformat,
-    time_fromisoformat,
-)
-from singer_sdk.helpers._typing import get_datelike_property_type
-from singer_sdk.sinks import BatchSink
+from singer_sdk.exceptions import InvalidRecord
 
 from target_redis import rows as rows_module
 from target_redis import settings
@@ -32,22 +25,16 @@ from target_redis.errors import (
 )
 from target_redis.json_numbers import exact_text, inexact_paths
 from target_redis.rows import Row
+from target_redis.sdk_seam import RecordSource, SeamSink, date_checks
 from target_redis.validation import CompiledValidator
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers.conform import DatetimeErrorTreatmentEnum
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
     from target_redis.target import TargetRedis
 
-_PARSERS = {
-    "date-time": datetime_fromisoformat,
-    "date": date_fromisoformat,
-    "time": time_fromisoformat,
-}
 
-
-class RedisSink(BatchSink):
+class RedisSink(SeamSink):
     """Writes one stream's batches to Redis; each batch is one pipeline."""
 
     MAX_SIZE_DEFAULT = 10000
@@ -81,11 +68,7 @@ class RedisSink(BatchSink):
         self._known_fields = set(properties)
         self._warned_dates: set[str] = set()
         self._open_schema = bool(self.schema.get("additionalProperties", False))
-        self._date_checks = tuple(
-            (name, kind, _PARSERS[kind])
-            for name, prop in properties.items()
-            if (kind := get_datelike_property_type(prop)) in _PARSERS
-        )
+        self._date_checks = date_checks(properties)
         self.progress = target.progress_for(stream_name)
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -94,49 +77,22 @@ class RedisSink(BatchSink):
             return super().get_validator()
         return CompiledValidator(self.schema)
 
-    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
-        # The SDK removes every _sdc_* field the tap sent (tap-postgres' LOG_BASED
-        # "_sdc_deleted_at": null among them) when add_record_metadata is off; the
-        # record is stored as the tap sent it instead.
-        return
-
-    def _remove_sdc_metadata_from_schema(self) -> None:
-        # Likewise for the schema: the tap's own _sdc_* properties stay declared, so
-        # they are validated and do not warn as fields without a schema.
-        return
-
-    def _validate_and_parse(self, record: dict) -> dict:
-        # As the SDK's, minus its traceback log: the CLI reports InvalidRecord in
-        # one line. The error names this stream (a BATCH file's record has no message).
+    def validate_record(self, record: dict) -> None:
+        """Raise InvalidRecord, naming this stream, when the record breaks the schema."""
         try:
-            if self._validator is not None:
-                self._validator.validate(record)
+            if self.record_validator is not None:
+                self.record_validator.validate(record)
         except InvalidRecord as exc:
             exc.stream = self.stream_name  # type: ignore[attr-defined]
             raise
-        self._parse_timestamps_in_record(record, self.schema, self.datetime_error_treatment)
-        return record
 
-    def _singer_validate_message(self, record: dict) -> None:
-        # As the SDK's; a missing key property names this stream.
-        try:
-            super()._singer_validate_message(record)
-        except MissingKeyPropertiesError as exc:
-            exc.stream = self.stream_name  # type: ignore[attr-defined]
-            raise
-
-    def _parse_timestamps_in_record(
-        self,
-        record: dict,
-        schema: dict,
-        treatment: DatetimeErrorTreatmentEnum,
-    ) -> None:
-        # Check date, time and date-time values without changing them: the tap's text
-        # is what gets stored. JSON Schema formats are annotations, so a value that
-        # does not parse is stored as sent, with one warning per property.
+    def check_timestamps(self, record: dict) -> None:
+        """Check date, time and date-time values without changing them: the tap's text
+        is what gets stored. JSON Schema formats are annotations, so a value that does
+        not parse is stored as sent, with one warning per property."""
         if not self.target.fast_path:
             try:
-                super()._parse_timestamps_in_record(dict(record), schema, treatment)
+                self.sdk_check_timestamps(record)
             except ValueError:
                 self._check_dates(record)
             return
@@ -148,9 +104,9 @@ class RedisSink(BatchSink):
         self._check_dates(record)
         if not self._open_schema and not self._known_fields.issuperset(record):
             for name in record.keys() - self._known_fields:
-                if record[name] is not None and name not in self._warned_missing_fields:
+                if record[name] is not None and name not in self.warned_missing_fields:
                     self.logger.warning("No schema for record field '%s'", name)
-                    self._warned_missing_fields.add(name)
+                    self.warned_missing_fields.add(name)
 
     def _check_dates(self, record: dict) -> None:
         for name, kind, parse in self._date_checks:
@@ -169,18 +125,17 @@ class RedisSink(BatchSink):
                         value[:40],
                     )
 
-    def _after_process_record(self, context: dict) -> None:
-        """Nothing: the SDK's logs the whole pending batch at DEBUG after every record
-        (quadratic: 20k records did not finish in two minutes)."""
-
-    def process_record(self, record: dict, context: dict) -> None:
-        """Turn a validated record into a Row on the pending batch."""
-        message = self.target.current_record_message
+    def take_record(self, record: dict, context: dict, source: RecordSource) -> None:
+        """Turn a validated record into a Row on the pending batch (``source``: the
+        message's time_extracted, its record as the tap sent it, its input line)."""
         # The SDK counted the record already: a record set aside (on_invalid_record)
         # must leave a batch, possibly empty, for the drain to find.
         context.setdefault("records", [])
-        row = self.checked_row(record, message.get("time_extracted"), message.get("record"))
-        self.add_row(row, context)
+        self.add_row(self.checked_row(record, source.time_extracted, source.record), context)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        """The SDK's hook, for a caller without the message: as ``take_record``."""
+        self.take_record(record, context, RecordSource(None, record, 0))
 
     def plain_row(self, record: dict, time_extracted: t.Any) -> Row | None:
         """The Row of a record whose row needs only its JSON (``plain_rows``, not a
@@ -228,7 +183,7 @@ class RedisSink(BatchSink):
         (and, with ``record_format: fields``, of field names and values)."""
         if super().is_full:
             return True
-        pending = (self._pending_batch or {}).get("bytes", 0)
+        pending = (self.pending_batch or {}).get("bytes", 0)
         return bool(self.max_bytes) and pending >= self.max_bytes
 
     def _row(self, record: dict, time_extracted: t.Any, source: t.Any) -> Row:

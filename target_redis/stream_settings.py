@@ -23,7 +23,7 @@ FIELD_TYPES = frozenset({"hash", "stream"})
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
-    from target_redis.connection import ServerInfo
+    from target_redis.server import ServerInfo
 
 
 @dataclasses.dataclass(frozen=True)

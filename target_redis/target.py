@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-import functools
-import logging
-import os
 import sys
-import threading
 import time
 import typing as t
 import urllib.parse
@@ -15,32 +10,25 @@ import uuid
 
 import click
 import redis
-from singer_sdk import Target
 from singer_sdk.exceptions import (
     ConfigValidationError,
     InvalidRecord,
     MissingKeyPropertiesError,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities, TargetCapabilities
-from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
+from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.singerlib.json import serialize_json
 
-from target_redis import __version__, logsafe, rows, settings, stream_settings
-from target_redis.access import PROBE_STREAM, check_write_access
+from target_redis import __version__, cli, logsafe, rows, settings, startup, stream_settings
 from target_redis.batch_files import BatchLine, batch_lines, check_allowed
-from target_redis.connection import adopt, connect, endpoint
+from target_redis.connection import adopt, connect
 from target_redis.direct import DirectRecords
 from target_redis.errors import (
-    EXPECTED_ERRORS,
     REDIS_ERRORS,
     BadInputError,
-    Interrupted,
     RejectedRecord,
     TargetRedisError,
     describe_config_error,
-    describe_failure,
-    describe_unexpected,
-    explain_redis_error,
 )
 from target_redis.invalid import InvalidRecords
 from target_redis.keyspace import KeySpace
@@ -52,15 +40,14 @@ from target_redis.load_methods import (
 )
 from target_redis.progress import Progress
 from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader
-from target_redis.retry import STOP_GRACE_SECONDS, Retrier
+from target_redis.retry import Retrier
+from target_redis.sdk_seam import ConfigInput, SeamTarget
 from target_redis.sinks import RedisSink
-from target_redis.stream_settings import StreamSettings, fakeredis_refusal
+from target_redis.stopping import StopControl
 from target_redis.validation import check_references
 from target_redis.writer import Writer
 
 if t.TYPE_CHECKING:
-    from types import FrameType
-
     from singer_sdk.sinks import Sink
 
 
@@ -70,7 +57,7 @@ INCREMENTAL_BOOKMARKS = frozenset({"replication_key_value", "replication_key", "
 """Bookmark keys of an incremental stream's STATE (SDK taps, LOG_BASED tap-postgres)."""
 
 
-class TargetRedis(Target):
+class TargetRedis(SeamTarget):
     """Singer target for Redis, compatible with Airbyte's destination-redis layout."""
 
     name = "target-redis"
@@ -117,20 +104,12 @@ class TargetRedis(Target):
             setup_mapper=setup_mapper,
             message_reader=message_reader,
         )
-        if self.config.get("process_activate_version_messages") and not self.config.get(
-            "add_record_metadata"
-        ):
-            msg = (
-                "Setting 'process_activate_version_messages' needs 'add_record_metadata: true': "
-                "records of older versions can only be told apart by their _sdc_table_version."
-            )
-            raise TargetRedisError(msg)
-        self._check_unknown_settings()
+        known = self.config_jsonschema["properties"]
+        unknown = startup.check_settings(self.config, self.given_config, known)
+        startup.log_unknown(self.logger, unknown)
         shapes = stream_settings.entries(self.config)  # refuses what cannot work
         self.connection = adopt(client) if client is not None else connect(self.config)
         self._emit_state = emit_state
-        self._check_wait()
-        self._check_fakeredis(shapes)
         self._run_id = uuid.uuid4().hex[:12]
         self.writer = Writer(
             self.connection.client,
@@ -144,7 +123,9 @@ class TargetRedis(Target):
             run_id=self._run_id,
         )
         try:
-            how = self._check_access(shapes)
+            startup.check_wait(self.connection, self.config)
+            startup.check_fakeredis(self.connection, shapes, self.config)
+            how = startup.check_access(self.connection, self.writer, shapes, self.config)
         except BaseException:
             self.connection.close()
             raise
@@ -154,7 +135,6 @@ class TargetRedis(Target):
             self.connection.where,
             how,
         )
-        self.current_record_message: dict = {}
         self.encode = rows.encode_data if self.fast_path else rows.encode_data_plain
         self._progress: dict[str, Progress] = {}
         self.loads: dict[str, LoadMethod] = {}
@@ -169,13 +149,11 @@ class TargetRedis(Target):
         )
         self._checkpoint_seconds = float(settings.value(self.config, "state_checkpoint_seconds"))
         self._checkpoint_records = settings.value(self.config, "state_checkpoint_records")
-        self._records_since_state = 0
+        self.records_since_state = 0
+        """RECORD messages since the last STATE line (``state_checkpoint_records``)."""
         self._last_state_at = time.monotonic()
         self._last_emitted_state: dict | None = None
-        self._stop_signal = 0
-        self._output = threading.Lock()
-        self._watchdog: threading.Timer | None = None
-        self._waiting_for_input = False
+        self.stop = StopControl(self.logger, self.writer.retrier.stop_soon)
         self.direct = DirectRecords(self)
         if self.fast_path and self.direct_path and isinstance(self.message_reader, FastReader):
             self.message_reader.direct = self.direct.take
@@ -187,93 +165,14 @@ class TargetRedis(Target):
 
     # Settings
 
-    def _check_unknown_settings(self) -> None:
-        """A setting close to a known one is a typo that would change what lands: stop
-        before any input. Others may be other tools' keys: a warning."""
-        known = list(self.config_jsonschema["properties"])
-        unknown = sorted(set(self._config) - set(known))
-        for name in unknown:
-            close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
-            if close:
-                msg = f"Unknown setting '{name}' (did you mean '{close[0]}'?)."
-                raise TargetRedisError(msg)
-        if unknown:
-            self.logger.warning("Unknown settings ignored: %s", ", ".join(unknown))
-
-    def _check_fakeredis(self, shapes: list[StreamSettings]) -> None:
-        if not self.connection.server.fakeredis:
-            return
-        for each in shapes:
-            refusal = fakeredis_refusal(each, self.config, self.connection.server.label)
-            if refusal is not None:
-                self.connection.close()
-                raise refusal
-
-    def _check_access(self, shapes: list[StreamSettings]) -> str:
-        """Check that the user may run what each shape of load needs (once per shape)."""
-        how = ""
-        checked: set[tuple[t.Any, ...]] = set()
-        for each in shapes:
-            template = stream_settings.template(each)
-            record_key = None
-            if template is not None and template.placeholders:
-                record_key = template.render(
-                    dict.fromkeys(template.placeholders, PROBE_STREAM), "check"
-                )
-            replaces = each.record_format == "fields" and each.load_method != "append-only"
-            merge = each.on_update == "merge"
-            shape = (each.namespace, each.cache_type, each.load_method, bool(each.ttl_seconds))
-            if (*shape, record_key, replaces, merge) in checked:
-                continue
-            checked.add((*shape, record_key, replaces, merge))
-            check = functools.partial(
-                check_write_access,
-                self.connection.client,
-                self.connection.server,
-                username=endpoint(self.config).username,
-                namespace=each.namespace,
-                cache=each.cache(self.connection.server),
-                load_method=each.load_method,
-                delete_command=self.writer.delete_command,
-                where=self.connection.where,
-                record_key=record_key,
-                replaces=replaces and each.cache_type == "hash",
-                merge=merge,
-            )
-            try:  # probes write probe keys only: safe to repeat after a dropped connection
-                how = self.writer.retrier.call("checking write access", check)
-            except REDIS_ERRORS as exc:
-                msg = (
-                    f"Redis at {self.connection.where} failed during the write-access "
-                    f"check: {explain_redis_error(exc)}"
-                )
-                raise TargetRedisError(msg) from None
-        return how
-
-    def _check_wait(self) -> None:
-        """``wait_for_replicas`` needs WAIT, which some servers lack (fakeredis)."""
-        if not settings.value(self.config, "wait_for_replicas"):
-            return
-        client = self.connection.client
-        try:
-            if isinstance(client, redis.Redis):
-                client.execute_command("WAIT", "0", "0")
-        except redis.ResponseError as exc:
-            self.connection.close()
-            msg = (
-                f"Setting 'wait_for_replicas': {self.connection.server.label} at "
-                f"{self.connection.where} has no WAIT command ({exc}); set it to 0."
-            )
-            raise TargetRedisError(msg) from None
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # The SDK's messages echo the offending value, which may be a secret:
-        # name the setting and the rule instead.
+    def validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Check the settings; each problem names the setting and the rule, never the
+        value (it may be a secret)."""
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
-        settings.coerce_strings(self._config, schema)
+        settings.coerce_strings(self.given_config, schema)
         validator = JSONSchemaValidator(schema)
-        errors = [describe_config_error(e) for e in validator.iter_errors(self._config)]
+        errors = [describe_config_error(e) for e in validator.iter_errors(self.given_config)]
         if errors and raise_errors:
             # The details in the message: pytest and the CLI show them, not a generic line.
             raise ConfigValidationError("; ".join(errors), errors=errors, schema=schema)
@@ -288,8 +187,12 @@ class TargetRedis(Target):
             load.release()
         self.writer.drop_marks()
         self.connection.close()
-        if self._watchdog is not None:  # closed in time: the process may go on
-            self._watchdog.cancel()
+        self.stop.close()
+
+    @property
+    def input_line(self) -> int:
+        """The number of the input line in hand (0 before any)."""
+        return int(getattr(self.message_reader, "line_number", 0))
 
     def progress_for(self, stream: str) -> Progress:
         """The stream's progress counter, shared by its sinks across schema changes."""
@@ -305,7 +208,9 @@ class TargetRedis(Target):
 
     # Messages
 
-    def _process_schema_message(self, message_dict: dict) -> None:
+    def check_schema_message(self, message_dict: dict) -> None:
+        """Refuse a SCHEMA without properties or with references that do not resolve;
+        the direct path finds its lanes again."""
         stream = _stream_name(message_dict)
         schema = message_dict.get("schema")
         if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
@@ -315,11 +220,10 @@ class TargetRedis(Target):
         if problem:
             raise BadInputError(f"SCHEMA for stream '{stream}': {problem}.")
         self.direct.reset()
-        super()._process_schema_message(message_dict)
 
-    def _process_record_message(self, message_dict: dict) -> None:
-        # Sinks read time_extracted and the raw _sdc_deleted_at from here.
-        self.current_record_message = message_dict
+    def process_record_message(self, message_dict: dict) -> None:
+        """A RECORD message, or a BATCH file's line made one: through the SDK's steps,
+        an invalid record stopping the run or set aside (``on_invalid_record``)."""
         batch_line: BatchLine | None = message_dict.pop(BATCH_LINE, None)
         stream = _stream_name(message_dict)
         if not isinstance(message_dict.get("record"), dict):
@@ -332,25 +236,26 @@ class TargetRedis(Target):
                     "surrogates (such as \\ud800) are replaced by U+FFFD."
                 )
                 raise RejectedRecord(msg)
-            super()._process_record_message(message_dict)
+            self.sdk_record(message_dict, self.input_line)
         except (InvalidRecord, MissingKeyPropertiesError, RejectedRecord) as exc:
             if batch_line is not None:
                 exc.batch_file = batch_line.where  # type: ignore[union-attr]
             if not self.invalid.tolerated:
                 raise
             reason = exc.error_message if isinstance(exc, InvalidRecord) else str(exc)
-            line = getattr(self.message_reader, "_current_message", b"")
-            number = getattr(self.message_reader, "line_number", 0)
+            line = getattr(self.message_reader, "current_line", b"")
+            number = self.input_line
             if batch_line is not None:
                 reason = f"{reason} (BATCH {batch_line.where})"
                 line = batch_line.text
             namespace = stream_settings.for_stream(self.config, stream).namespace
             self.invalid.set_aside(stream, namespace, reason, number, line)
             self.progress_for(stream).invalid += 1
-        self._records_since_state += 1
+        self.records_since_state += 1
 
-    def _process_state_message(self, message_dict: dict) -> None:
-        super()._process_state_message(message_dict)
+    def after_state_message(self, message_dict: dict) -> None:
+        """Warn about an incremental stream under overwrite, renew leases, and write
+        every pending batch when a checkpoint is due."""
         self._warn_incremental_state(message_dict.get("value"))
         for load in self.loads.values():
             load.keepalive()
@@ -358,12 +263,13 @@ class TargetRedis(Target):
             self.drain_all()  # every pending batch is written before the state line
 
     def _checkpoint_due(self) -> bool:
-        if self._checkpoint_records and self._records_since_state >= self._checkpoint_records:
+        if self._checkpoint_records and self.records_since_state >= self._checkpoint_records:
             return True
         elapsed = time.monotonic() - self._last_state_at
         return bool(self._checkpoint_seconds) and elapsed >= self._checkpoint_seconds
 
-    def _process_activate_version_message(self, message_dict: dict) -> None:
+    def check_activate_version(self, message_dict: dict) -> None:
+        """Refuse an ACTIVATE_VERSION before its SCHEMA or without an integer version."""
         stream = _stream_name(message_dict)
         if stream not in self.mapper.stream_maps:
             msg = f"ACTIVATE_VERSION for stream '{stream}' arrived before its SCHEMA."
@@ -373,9 +279,10 @@ class TargetRedis(Target):
         if wanted and (not isinstance(version, int) or isinstance(version, bool)):
             msg = f"ACTIVATE_VERSION for stream '{stream}': 'version' must be an integer."
             raise BadInputError(msg)
-        super()._process_activate_version_message(message_dict)
 
-    def _process_batch_message(self, message_dict: dict) -> None:
+    def process_batch_message(self, message_dict: dict) -> None:
+        """Each line of the BATCH's files through the RECORD path (stream maps,
+        flattening, validation, on_invalid_record), in input order."""
         stream = _stream_name(message_dict)
         if stream not in self.mapper.stream_maps:
             msg = f"BATCH for stream '{stream}' arrived before its SCHEMA."
@@ -392,8 +299,6 @@ class TargetRedis(Target):
                     "supported; BATCH files must be local (a path or a file:// URL)."
                 )
                 raise BadInputError(msg)
-        # Each line goes through the RECORD path: stream maps, flattening, validation,
-        # on_invalid_record, number text, and input order with the stream's RECORDs.
         dirs = self.config.get("batch_file_dirs")
         for url in manifest:
             check_allowed(stream, url, dirs)
@@ -404,7 +309,7 @@ class TargetRedis(Target):
             record[BATCH_LINE] = line
             if line.colliding_keys:
                 record[COLLIDING_KEYS] = True
-            self._process_record_message(record)
+            self.process_record_message(record)
 
     def get_sink(
         self,
@@ -419,7 +324,7 @@ class TargetRedis(Target):
         The SDK parks the old sink until the next full drain, so the new sink
         could write a newer record before the old sink writes an older one.
         """
-        previous = self._sinks_active.get(stream_name)
+        previous = self.active_sink(stream_name)
         sink = super().get_sink(
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
@@ -486,8 +391,8 @@ class TargetRedis(Target):
 
     def process_endofpipe(self) -> None:
         """Write every pending batch, finish overwrites, then let the SDK emit state."""
-        self._drain_all(self._sinks_to_clear, 1)
-        self._drain_all(list(self._sinks_active.values()), self.max_parallelism)
+        self.drain_parked()
+        self.drain_active()
         self.writer.settle()
         for load in self.loads.values():
             try:
@@ -500,96 +405,34 @@ class TargetRedis(Target):
             summary = "; ".join(p.summary() for p in self._progress.values())
             self.logger.info("Load complete: %s.", summary)
 
-    def _drain_all(self, sink_list: t.Iterable[Sink], parallelism: int) -> None:
-        # The SDK starts a thread pool (~50 ms) even for a single sink.
-        sinks = list(sink_list)
-        super()._drain_all(sinks, 1 if len(sinks) < 2 else parallelism)
-
-    def _write_state_message(self, state: dict) -> None:
-        # The SDK's stdlib json.dumps fails on Decimal floats in state; and every
-        # drain would repeat the same state, which Meltano would store again.
+    def write_state(self, state: dict) -> None:
+        """One STATE line, after Redis acknowledged every batch sent; a state equal to
+        the last one is not repeated (every drain would, and Meltano stores each)."""
         self.writer.settle()  # state only for what Redis acknowledged
         if state != self._last_emitted_state:
             if self._emit_state is not None:
                 self._emit_state(serialize_json(state))
             else:
-                with self._output:  # a stop never cuts a STATE line in half
+                with self.stop.output:  # a stop never cuts a STATE line in half
                     sys.stdout.write(serialize_json(state) + "\n")
                     sys.stdout.flush()
             self._last_emitted_state = state
-        self._records_since_state = 0
+        self.records_since_state = 0
         self._last_state_at = time.monotonic()
 
-    # Signals
+    # Signals and the command line
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """First SIGTERM/SIGINT: stop reading, write what is pending, emit state for
-        it, exit 128+signal. A second one exits at once, without state."""
-        if not hasattr(self, "_output"):  # still starting: nothing was written
+    def on_signal(self, signum: int) -> None:
+        """First SIGTERM/SIGINT: stop at the next message boundary (stopping.py)."""
+        if not hasattr(self, "stop"):  # still starting: nothing was written
             self.logger.warning("Signal %d while starting: exiting.", signum)
             raise SystemExit(128 + signum)
-        if self._stop_signal:
-            self.logger.warning("Second signal %d: exiting now, no state emitted.", signum)
-            os._exit(128 + signum)
-        self._stop_signal = signum
-        self.writer.retrier.stop_soon()  # Redis may be down: do not retry for a minute
-        self.logger.info("Signal %d: finishing the message in hand, then draining.", signum)
-        # Retries end STOP_GRACE_SECONDS after the signal; a read that stalls does not.
-        self._watchdog = threading.Timer(STOP_GRACE_SECONDS + 1, self._stop_now, (signum,))
-        self._watchdog.daemon = True
-        self._watchdog.start()
-        if self._waiting_for_input:
-            raise Interrupted(signum)
-
-    def _stop_now(self, signum: int) -> None:
-        """The grace after a stop signal is over and Redis has not answered (a read
-        stalls until the socket timeout): exit 128+signal, no further STATE."""
-        self._output.acquire(timeout=1)
-        self.logger.error(
-            "Stopped by signal %d; Redis did not answer within %.0f s: the pending batch "
-            "was not acknowledged and no STATE was emitted for it.",
-            signum,
-            STOP_GRACE_SECONDS + 1,
-        )
-        logging.shutdown()
-        os._exit(128 + signum)
-
-    def guard_input(self, lines: t.Iterable[t.Any]) -> t.Iterator[t.Any]:
-        """Input lines, stopping cleanly at a signal between two messages."""
-        iterator = iter(lines)
-        while True:
-            if self._stop_signal:
-                raise Interrupted(self._stop_signal)
-            self._waiting_for_input = True
-            try:
-                line = next(iterator)
-            except StopIteration:
-                return
-            finally:
-                self._waiting_for_input = False
-            yield line
-
-    def stop_after_signal(self) -> None:
-        """Drain every sink and emit state (no overwrite cleanup: the run is cut short)."""
-        self.drain_all()
-
-    # CLI
+        self.stop.on_signal(signum)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
         """The SDK's command plus ``--test`` (check the connection, read no input)."""
-        command = super().get_singer_command()
-        for param in command.params:
-            if param.name == "config" and param.callback is not None:
-                param.callback = _one_line_config_errors(param.callback)
-        command.params.append(
-            click.Option(
-                ["--test"],
-                is_flag=True,
-                help="Connect, authenticate and check write access, then exit 0 or 1.",
-            )
-        )
-        return command
+        return cli.singer_command(super().get_singer_command(), cls.logger)
 
     @classmethod
     def invoke(  # type: ignore[override]
@@ -597,69 +440,18 @@ class TargetRedis(Target):
         *,
         about: bool = False,
         about_format: str | None = None,
-        config: _ConfigInput | None = None,
+        config: ConfigInput | None = None,
         file_input: t.IO[str] | None = None,
         test: bool = False,
     ) -> None:
         """Run the target; expected failures end with one clear line and exit 1."""
-        super(Target, cls).invoke(about=about, about_format=about_format)
-        logsafe.install()
-        cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
-        target: TargetRedis | None = None
-        try:
-            target = cls(
-                config=config.config,
-                validate_config=True,
-                parse_env_config=config.parse_env,
-            )
-            if test:
-                cls.logger.info("Connection check passed.")
-            else:
-                source = file_input or target.message_reader.default_input
-                target.listen(t.cast("t.IO[str]", target.guard_input(source)))
-        except Interrupted as stop:
-            assert target is not None
-            try:
-                target.stop_after_signal()
-            except EXPECTED_ERRORS as exc:
-                cls.logger.error(
-                    "Stopped by signal %d; the pending batch was not written and no STATE "
-                    "was emitted for it: %s",
-                    stop.signum,
-                    describe_failure(exc, target),
-                )
-            sys.exit(128 + stop.signum)
-        except EXPECTED_ERRORS as exc:
-            cls.logger.error("%s", describe_failure(exc, target))
-            sys.exit(1)
-        except ConfigValidationError as exc:
-            cls.logger.error("Invalid config: %s.", exc)  # one line, every problem named
-            sys.exit(1)
-        except Exception as exc:  # never a traceback: one line, the traceback at DEBUG
-            cls.logger.debug("Unexpected failure", exc_info=True)
-            cls.logger.error("%s", describe_unexpected(exc, target))
-            sys.exit(1)
-        finally:
-            if target is not None:
-                target.close()
+        cls.about_or_continue(about=about, about_format=about_format)
+        cli.run(cls, config, file_input, test=test)
 
 
-def _one_line_config_errors(callback: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-    """The SDK's ``--config`` reader, with a file that is not JSON (or cannot be read)
-    ending in one line instead of a traceback."""
-
-    def read(ctx: click.Context, param: click.Parameter, value: t.Any) -> t.Any:
-        try:
-            return callback(ctx, param, value)
-        except (ValueError, OSError) as exc:  # JSONDecodeError is a ValueError
-            detail = " ".join(str(exc).split())[:200]
-            TargetRedis.logger.error(
-                "Config file could not be read (not JSON, or missing): %s", detail
-            )
-            sys.exit(1)
-
-    return read
+def input_line(target: TargetRedis | None) -> int:
+    """The input line ``target`` was reading (0 before it read one)."""
+    return target.input_line if target is not None else 0
 
 
 def _stream_name(message: dict) -> str:

@@ -37,8 +37,8 @@ from target_redis.rows import DELETED_AT, decode_json
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import RecordType
-    from target_redis.connection import ServerInfo
     from target_redis.rows import Command
+    from target_redis.server import ServerInfo
 
 logger = logging.getLogger("target-redis")
 _T = t.TypeVar("_T")

@@ -15,9 +15,10 @@ from live import LiveRun, stream_lines
 
 from devtools.server import RedisServer
 from target_redis import target as target_module
-from target_redis.connection import Connection, ServerInfo
+from target_redis.connection import Connection
 from target_redis.errors import TargetRedisError
 from target_redis.keyspace import KeySpace
+from target_redis.server import ServerInfo
 from target_redis.target import TargetRedis
 
 PROPS = {"id": {"type": "integer"}, "v": {"type": "string"}}

@@ -22,10 +22,10 @@ from redis.crc import key_slot
 
 from devtools.cluster import LocalCluster
 from devtools.server import RedisServer
-from target_redis.connection import ServerInfo
 from target_redis.errors import TargetRedisError
 from target_redis.keyspace import KeySpace
 from target_redis.pipelines import send_to_cluster
+from target_redis.server import ServerInfo
 from target_redis.target import TargetRedis
 from target_redis.writer import Writer
 

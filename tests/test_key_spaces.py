@@ -49,7 +49,7 @@ def docs(r: redis.Redis, stream: str, namespace: str = "") -> list[dict]:
 
 
 def _writer(r: redis.Redis):
-    from target_redis.connection import ServerInfo
+    from target_redis.server import ServerInfo
     from target_redis.writer import Writer
 
     return Writer(r, ServerInfo((7, 0)))

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from target_redis.connection import ServerInfo
 from target_redis.keys import (
     encode_pk,
     escape_glob,
@@ -20,6 +19,7 @@ from target_redis.keys import (
     stream_key,
 )
 from target_redis.keyspace import KeySpace
+from target_redis.server import ServerInfo
 from target_redis.writer import Writer
 
 

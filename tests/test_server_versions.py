@@ -19,9 +19,9 @@ from devtools.cluster import LocalCluster
 from devtools.fake import FakeTcpServer
 from devtools.server import RedisServer, bundled_binaries, find_server_binary
 from target_redis.cache_types import CACHE_TYPES
-from target_redis.connection import ServerInfo, parse_version
 from target_redis.keyspace import KeySpace
 from target_redis.rows import Row
+from target_redis.server import ServerInfo, parse_version
 from target_redis.writer import Writer
 
 

@@ -6,8 +6,8 @@ import fakeredis
 import pytest
 
 from target_redis import writer as writer_module
-from target_redis.connection import ServerInfo, parse_version
 from target_redis.keyspace import KeySpace
+from target_redis.server import ServerInfo, parse_version
 from target_redis.writer import Writer
 
 
