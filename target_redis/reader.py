@@ -138,7 +138,7 @@ class PlainReader(SeamReader):
             kind = message["type"]
             callback = callbacks.get(kind)
             if callback is None:
-                self._process_unknown_message(message)
+                self.unknown_message(message)
             else:
                 callback(message)
             stats[kind] += 1

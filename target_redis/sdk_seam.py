@@ -225,7 +225,8 @@ class SeamTarget(Target):
         raw = message_dict["record"]
         source = RecordSource(message_dict.get("time_extracted"), raw, line)
         for stream_map in self.mapper.stream_maps[stream_name]:
-            transformed = stream_map.transform(copy.copy(raw))
+            raw_record = copy.copy(raw)
+            transformed = stream_map.transform(raw_record)
             if transformed is None:
                 continue  # filtered out by the map
             self._assert_sink_exists(stream_map.stream_alias)
