@@ -3,11 +3,12 @@
 One class per type, holding everything about it: the commands that write records,
 read them back and rewrite them, what ``TYPE`` reports for its keys, the commands the
 access check probes, TTL handling, and whether the stream is one key or a key per
-record. Adding a type means adding one class here and naming it in ``CACHE_TYPES``.
+record. Adding a type means adding one class here and naming it in ``CACHE_TYPES``
+(the setting's allowed values, the docs and the access check follow from it).
 
 Pure: commands only (tuples of strings as sent to Redis), no I/O. Per-record types
 put each record at its own key (``N:S:<id>`` or ``N:S:<key>``); single-key types keep
-the whole stream in ``N:S``.
+the whole stream in ``N:S``. A key scheme (key_schemes.py) decides the keys.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ class CacheType:
     """Writes run in MULTI/EXEC per chunk (pushes that must not land twice)."""
     module_command: t.ClassVar[str | None] = None
     """A command the server must have (a module's)."""
+    airbyte_ids: t.ClassVar[bool] = False
+    """Airbyte's layout stores an id from the counter (``_airbyte_ab_id``) with each
+    record, whatever keys it."""
+    members_by_key: t.ClassVar[bool] = False
+    """A collection whose members are found by the records' primary key."""
     merges_in_place: t.ClassVar[bool] = False
     """``on_update: merge`` runs in Redis (no read of the stored record)."""
     replaces_in_place: t.ClassVar[bool] = False
@@ -63,9 +69,9 @@ class CacheType:
             keep_ttl=server.has_keepttl,
         )
 
-    def uses_ids(self, fields: bool) -> bool:
-        """Whether a record keyed by primary key or template stores an id from the
-        counter (``_airbyte_ab_id``); ``fields``: ``record_format: fields``."""
+    def can_merge(self, field_values: bool) -> bool:
+        """Whether ``on_update: merge`` can lay a record over the stored one
+        (``field_values``: ``record_format: fields``)."""
         return False
 
     def expire(self, key: str) -> list[Command]:
@@ -112,7 +118,7 @@ class RecordType(CacheType):
         raise NotImplementedError
 
 
-class SingleKeyType(CacheType):
+class CollectionType(CacheType):
     """The whole stream in one key."""
 
     single_key = True
@@ -136,10 +142,11 @@ class HashType(RecordType):
     summary = "`hash` (Airbyte's layout)"
     redis_type = "hash"
     replaces_in_place = True
+    airbyte_ids = True
 
-    def uses_ids(self, fields: bool) -> bool:
-        """The Airbyte layout's ``_airbyte_ab_id``."""
-        return not fields
+    def can_merge(self, field_values: bool) -> bool:
+        """A hash of fields merges in Redis (HSET + HDEL of the nulls)."""
+        return field_values
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """HSET of the three Airbyte fields, or of the record's own fields."""
@@ -227,6 +234,10 @@ class JsonType(RecordType):
     merges_in_place = True
     doubles = True
 
+    def can_merge(self, field_values: bool) -> bool:
+        """JSON.MERGE."""
+        return True
+
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """JSON.SET at the root."""
         return [("JSON.SET", key, "$", row.text), *self.expire(key)]
@@ -263,7 +274,7 @@ class JsonType(RecordType):
         return [("JSON.SET", key, "$", "{}")]
 
 
-class SetType(SingleKeyType):
+class SetType(CollectionType):
     """A SET of the records' JSON (identical records count once)."""
 
     name = "set"
@@ -279,7 +290,7 @@ class SetType(SingleKeyType):
         return [("SADD", key, "{}")]
 
 
-class ListType(SingleKeyType):
+class ListType(CollectionType):
     """A LIST of the records' JSON, in record order."""
 
     name = "list"
@@ -296,7 +307,7 @@ class ListType(SingleKeyType):
         return [("RPUSH", key, "{}")]
 
 
-class StreamType(SingleKeyType):
+class StreamType(CollectionType):
     """A STREAM with an entry per record carrying the Airbyte fields."""
 
     name = "stream"
@@ -330,7 +341,7 @@ class StreamType(SingleKeyType):
         return [("XADD", key, "*", DATA, "{}")]
 
 
-class SortedSetType(SingleKeyType):
+class SortedSetType(CollectionType):
     """A sorted set: member = the record's primary key (or its JSON without one), score =
     its ``score_field``; ZADD moves an existing member to its new score."""
 
@@ -338,6 +349,7 @@ class SortedSetType(SingleKeyType):
     summary = "`sorted_set` (ZADD, scored by `score_field`)"
     redis_type = "zset"
     removes = True
+    members_by_key = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """ZADD, 1000 members a command."""

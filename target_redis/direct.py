@@ -103,7 +103,7 @@ class DirectRecords:
             for name in lane.key_properties:
                 if name not in record:
                     return False
-            row = sink.checked_row(record, message.time_extracted, record)
+            row = sink.plan.row(record, message.time_extracted, record)
         except Exception:  # the SDK's path raises it, or sets the record aside
             return False
         sink.check_fields(record)  # _validate_and_parse's warnings
@@ -140,7 +140,9 @@ class DirectRecords:
         if validator is not None and not isinstance(validator, CompiledValidator):
             return None
         # Numbers are read only by keys, fields, scores and the validator's dict.
-        reads_numbers = not sink.plain_rows or (validator is not None and validator.decoder is None)
+        reads_numbers = not sink.plan.plain_rows or (
+            validator is not None and validator.decoder is None
+        )
         return Lane(
             sink=sink,
             decode=DECODER.decode if reads_numbers else _RAW_NUMBERS.decode,

@@ -13,10 +13,8 @@ import datetime
 import json
 import typing as t
 
-IDS, PRIMARY_KEY, SINGLE_KEY = "ids", "primary-key", "single-key"
-"""Key schemes: ``N:S:<id>`` from the counter, ``N:S:<primary key>``, one key ``N:S``."""
-TEMPLATE = "template"
-"""Records at keys built from their values by ``key_template``."""
+from target_redis.key_schemes import KEY_SCHEMES, Ids, KeyScheme, SingleKey
+
 UNKNOWN = "unknown"
 """Per-record keys written before manifests existed (ids or primary keys)."""
 
@@ -41,29 +39,33 @@ class Manifest:
     """The SET of record keys the stream wrote (ownership.py); empty in manifests written
     before 0.3, which kept no such record."""
 
+    @property
+    def scheme(self) -> type[KeyScheme] | None:
+        """The key scheme that wrote the key space (None: unknown, or a newer one)."""
+        return KEY_SCHEMES.get(self.keys)
+
     def describe(self) -> str:
         """``hash records keyed by ids``, ``a list at the stream's key``..."""
         kind = self.cache_type
         if self.record_format != "airbyte":
             kind = f"{self.cache_type} ({self.record_format})"
-        if self.keys == SINGLE_KEY:
-            return f"a {kind} at the stream's key"
-        if self.keys == PRIMARY_KEY:
-            columns = ", ".join(self.key_properties)
-            return f"{kind} records keyed by primary key ({columns})"
-        if self.keys == IDS:
-            return f"{kind} records keyed by ids"
-        if self.keys == TEMPLATE:
-            return f"{kind} records keyed by template {self.key_template}"
-        return "records with a counter but no manifest (Airbyte or target-redis before 0.2)"
+        scheme = self.scheme
+        if scheme is None:
+            return "records with a counter but no manifest (Airbyte or target-redis before 0.2)"
+        return scheme.describe(kind, self.key_properties, self.key_template)
 
     def same_space(self, other: Manifest) -> bool:
         """Whether ``other`` writes the same kind of keys as this one holds."""
+        scheme = self.scheme
         return (
             self.cache_type == other.cache_type
             and self.record_format == other.record_format
             and self.keys == other.keys
-            and (self.keys != PRIMARY_KEY or self.key_properties == other.key_properties)
+            and (
+                scheme is None
+                or not scheme.by_columns
+                or self.key_properties == other.key_properties
+            )
             and self.key_template == other.key_template
         )
 
@@ -121,7 +123,7 @@ def held_without_manifest(
     if stream_key_type == "string":
         return Manifest(cache_type="per-record", keys=UNKNOWN)
     name = single_key_types.get(stream_key_type, stream_key_type)
-    return Manifest(cache_type=name, keys=SINGLE_KEY)
+    return Manifest(cache_type=name, keys=SingleKey.name)
 
 
 def conflicts(held: Manifest | None, planned: Manifest) -> bool:
@@ -130,6 +132,6 @@ def conflicts(held: Manifest | None, planned: Manifest) -> bool:
     be counter ids, which keys by primary key or template would be written next to."""
     if held is None:
         return False
-    if held.keys == UNKNOWN:
-        return planned.keys != IDS
+    if held.scheme is None:
+        return planned.keys != Ids.name
     return bool(held.mixed_with) or not held.same_space(planned)

@@ -32,6 +32,22 @@ WRITTEN_KEY_SECONDS = 86_400
 """An overwrite's SET of written keys outlives a run that died by a day."""
 
 
+def claim(index_key: str, keys: t.Sequence[str], run_key: str | None = None) -> list[Command]:
+    """Commands recording ``keys`` as the stream's (``run_key``: and as this overwrite
+    run's), sent ahead of the commands writing them."""
+    if not keys:
+        return []
+    commands: list[Command] = [("SADD", index_key, *keys)]
+    if run_key is not None:
+        commands += [("SADD", run_key, *keys), ("EXPIRE", run_key, str(WRITTEN_KEY_SECONDS))]
+    return commands
+
+
+def forget(index_key: str, keys: t.Sequence[str]) -> list[Command]:
+    """Commands dropping ``keys`` from the record (they are being deleted)."""
+    return [("SREM", index_key, *keys)] if keys else []
+
+
 class Ownership:
     """The record of one stream's keys."""
 
@@ -41,22 +57,9 @@ class Ownership:
         self.writer = writer
         self.written_key = space.written_key(run_id)
 
-    def claim(self, keys: t.Sequence[str], *, run: bool = False) -> list[Command]:
-        """Commands recording ``keys`` as the stream's (``run``: and as this overwrite
-        run's), sent ahead of the commands writing them."""
-        if not keys:
-            return []
-        commands: list[Command] = [("SADD", self.space.index_key, *keys)]
-        if run:
-            commands += [
-                ("SADD", self.written_key, *keys),
-                ("EXPIRE", self.written_key, str(WRITTEN_KEY_SECONDS)),
-            ]
-        return commands
-
     def forget(self, keys: t.Sequence[str]) -> list[Command]:
         """Commands dropping ``keys`` from the record (they are being deleted)."""
-        return [("SREM", self.space.index_key, *keys)] if keys else []
+        return forget(self.space.index_key, keys)
 
     def owned(self, keys: t.Sequence[str]) -> list[str]:
         """Those of ``keys`` the stream wrote (by primary key or template)."""
@@ -100,7 +103,7 @@ class Ownership:
         primary-key stream written before 0.3); how many."""
         adopted = 0
         for _, chunk in self.chunks(ids=False, legacy=True, counter=None):
-            self.writer.run(self.claim(chunk))
+            self.writer.run(claim(self.space.index_key, chunk))
             adopted += len(chunk)
         return adopted
 

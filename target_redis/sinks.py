@@ -7,23 +7,18 @@ gives the batch to the load method, which returns once Redis acknowledged it.
 
 from __future__ import annotations
 
-import math
-import time
 import typing as t
 
 from singer_sdk.exceptions import InvalidRecord
 
-from target_redis import rows as rows_module
 from target_redis import settings
 from target_redis.cache_types import RecordType
 from target_redis.errors import (
     REDIS_ERRORS,
     BadInputError,
-    RejectedRecord,
     TargetRedisError,
     explain_redis_error,
 )
-from target_redis.json_numbers import exact_text, inexact_paths
 from target_redis.rows import Row
 from target_redis.sdk_seam import RecordSource, SeamSink, date_checks
 from target_redis.validation import CompiledValidator
@@ -49,21 +44,10 @@ class RedisSink(SeamSink):
         """Bind the sink to the target's shared writer and resolve its load method."""
         self.target = target  # before super(): the SDK asks for the validator there
         super().__init__(target, stream_name, schema, key_properties)
-        self.load = target.load_for(stream_name, self.key_properties, self.schema["properties"])
         # Here, not in setup(): the SDK logs a second ERROR line for a failed setup().
-        target.start_load(self.load)
-        self._row_key = self.load.row_key if self.load.keyed_by_record else None
-        self._fields = self.load.setup.record_format == "fields"
-        self._scored = bool(self.load.setup.score_field)
-        self._doubles = self.load.cache.doubles
-        self.plain_rows = (
-            self._row_key is None and not self._fields and not self._scored and not self._doubles
-        )
-        """Rows that only need the record's JSON (no key, field or score from its values)."""
+        self.plan = target.plan_for(stream_name, self.key_properties, self.schema["properties"])
         self.encode = target.encode
         self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
-        self.max_record_bytes = target.connection.server.max_bulk_bytes
-        self._last_extracted: tuple[t.Any, int] = (None, 0)
         properties = self.schema["properties"]
         self._known_fields = set(properties)
         self._warned_dates: set[str] = set()
@@ -131,38 +115,11 @@ class RedisSink(SeamSink):
         # The SDK counted the record already: a record set aside (on_invalid_record)
         # must leave a batch, possibly empty, for the drain to find.
         context.setdefault("records", [])
-        self.add_row(self.checked_row(record, source.time_extracted, source.record), context)
+        self.add_row(self.plan.row(record, source.time_extracted, source.record), context)
 
     def process_record(self, record: dict, context: dict) -> None:
         """The SDK's hook, for a caller without the message: as ``take_record``."""
         self.take_record(record, context, RecordSource(None, record, 0))
-
-    def plain_row(self, record: dict, time_extracted: t.Any) -> Row | None:
-        """The Row of a record whose row needs only its JSON (``plain_rows``, not a
-        delete, far below Redis's size limit); None for any other record."""
-        if not self.plain_rows or record.get(rows_module.DELETED_AT) is not None:
-            return None
-        text = self.encode(record)
-        if len(text) * 4 > self.max_record_bytes:
-            return None
-        return Row(text, self._emitted_at(time_extracted))
-
-    def checked_row(self, record: dict, time_extracted: t.Any, source: t.Any) -> Row:
-        """The record's Row (``source``: the record as the tap sent it); BadInputError
-        if Redis would refuse it for its size."""
-        if source is record:
-            row = self.plain_row(record, time_extracted)
-            if row is not None:
-                return row
-        row = self._row(record, time_extracted, source)
-        size = len(row.text)
-        if size * 4 > self.max_record_bytes and len(row.text.encode()) > self.max_record_bytes:
-            msg = (
-                f"Stream '{self.stream_name}': a record of {len(row.text.encode())} bytes is "
-                f"larger than Redis accepts (proto-max-bulk-len {self.max_record_bytes})."
-            )
-            raise BadInputError(msg)
-        return row
 
     def add_row(self, row: Row, context: dict) -> None:
         """Put a row on the pending batch (``context``)."""
@@ -186,68 +143,6 @@ class RedisSink(SeamSink):
         pending = (self.pending_batch or {}).get("bytes", 0)
         return bool(self.max_bytes) and pending >= self.max_bytes
 
-    def _row(self, record: dict, time_extracted: t.Any, source: t.Any) -> Row:
-        deleted_at = record.get(rows_module.DELETED_AT)
-        if deleted_at is None and source is not record:
-            deleted_at = source.get(rows_module.DELETED_AT) if isinstance(source, dict) else None
-        deleted = deleted_at is not None
-        if deleted and rows_module.DELETED_AT not in record:
-            # A stream map dropped it: keep the mark, or the delete would read as a row.
-            record[rows_module.DELETED_AT] = deleted_at
-        if self._doubles:
-            record = self._inexact_numbers(record)
-        return rows_module.make_row(
-            record,
-            self._emitted_at(time_extracted),
-            deleted=deleted,
-            pk=self._row_key(record) if self._row_key is not None else None,
-            encode=self.encode,
-            fields=self._fields,
-            score=self.load.row_score(record, deleted=deleted) if self._scored else None,
-        )
-
-    def _inexact_numbers(self, record: dict) -> dict:
-        """Numbers RedisJSON would change: warned about once per property, and with
-        ``json_inexact_numbers: string`` stored as their exact text."""
-        as_text = self.load.setup.json_inexact_numbers == "string"
-        found = list(inexact_paths(record))
-        for name, value in found:
-            if not as_text and math.isinf(float(value)):
-                msg = (
-                    f"Stream '{self.stream_name}': property '{name}' holds {str(value)[:40]}, "
-                    "beyond what RedisJSON stores (a double); json_inexact_numbers: string "
-                    "stores such numbers as their exact text."
-                )
-                raise RejectedRecord(msg)
-            if not as_text:
-                self.target.warn_once(
-                    f"inexact:{self.stream_name}:{name}",
-                    "Stream '%s': property '%s' holds %s, which RedisJSON stores as a double "
-                    "(%s); set json_inexact_numbers: string to store such numbers as their "
-                    "exact text (warned once per property).",
-                    self.stream_name,
-                    name,
-                    str(value)[:40],
-                    repr(float(value)),
-                )
-        return exact_text(record) if as_text and found else record
-
-    def _emitted_at(self, time_extracted: t.Any) -> int:
-        if not time_extracted:
-            return time.time_ns() // 1_000_000
-        if time_extracted == self._last_extracted[0]:  # taps repeat it for many records
-            return self._last_extracted[1]
-        try:
-            ms = rows_module.parse_time_extracted(str(time_extracted))
-            self._last_extracted = (time_extracted, ms)
-            return ms
-        except ValueError:
-            msg = (
-                f"Stream '{self.stream_name}': time_extracted {time_extracted!r} "
-                "is not an ISO-8601 date-time."
-            )
-            raise BadInputError(msg) from None
-
     def process_batch(self, context: dict) -> None:
         """Write the batch; return only after Redis acknowledged all of it."""
         rows: list[t.Any] | None = context.get("records")
@@ -260,7 +155,7 @@ class RedisSink(SeamSink):
             )
             raise TargetRedisError(msg)
         try:
-            written = self.load.write(rows)
+            written = self.plan.load.write(rows)
             deletes = sum(1 for row in rows if row.deleted)
             self.progress.add(len(rows) - deletes, deletes)
         except REDIS_ERRORS as exc:
@@ -275,7 +170,7 @@ class RedisSink(SeamSink):
     def activate_version(self, new_version: int) -> None:
         """Remove (hard_delete) or mark deleted what versions before ``new_version``
         wrote, after writing this stream's pending batch."""
-        cache = self.load.cache
+        cache = self.plan.cache
         if not isinstance(cache, RecordType):
             self.target.warn_once(
                 f"activate-single:{self.stream_name}",
@@ -293,11 +188,11 @@ class RedisSink(SeamSink):
             )
             raise BadInputError(msg)
         self.target.drain_one(self)
-        removed = self.load.retire(new_version, self.encode)
+        removed = self.plan.load.retire(new_version, self.encode)
         self.logger.info(
             "Stream '%s': version %d active; %d records of older versions %s.",
             self.stream_name,
             new_version,
             removed,
-            "deleted" if self.load.setup.hard_delete else "marked deleted",
+            "deleted" if self.plan.load.setup.hard_delete else "marked deleted",
         )

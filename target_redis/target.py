@@ -32,14 +32,12 @@ from target_redis.errors import (
 )
 from target_redis.invalid import InvalidRecords
 from target_redis.keyspace import KeySpace
-from target_redis.load_methods import (
-    LoadMethod,
-    Overwrite,
-    StreamSetup,
-    load_method_for,
-)
+from target_redis.load_method import LoadMethod, StreamSetup
+from target_redis.load_methods import Overwrite, load_method_for
+from target_redis.plan import RowSettings, StreamPlan
 from target_redis.progress import Progress
 from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader
+from target_redis.record_formats import RECORD_FORMATS
 from target_redis.retry import Retrier
 from target_redis.sdk_seam import ConfigInput, SeamTarget
 from target_redis.sinks import RedisSink
@@ -137,8 +135,7 @@ class TargetRedis(SeamTarget):
         )
         self.encode = rows.encode_data if self.fast_path else rows.encode_data_plain
         self._progress: dict[str, Progress] = {}
-        self.loads: dict[str, LoadMethod] = {}
-        self._started: set[str] = set()
+        self.plans: dict[str, StreamPlan] = {}
         self._known_streams: dict[str, set[str]] = {}
         self._warned: set[str] = set()
         self.invalid = InvalidRecords(
@@ -183,7 +180,7 @@ class TargetRedis(SeamTarget):
     def close(self) -> None:
         """Give back overwrite leases, release the Redis connection and the SSH tunnel."""
         self.writer.discard()  # only a failing run has a batch left unacknowledged
-        for load in self.loads.values():
+        for load in self.loads():
             load.release()
         self.writer.drop_marks()
         self.connection.close()
@@ -257,7 +254,7 @@ class TargetRedis(SeamTarget):
         """Warn about an incremental stream under overwrite, renew leases, and write
         every pending batch when a checkpoint is due."""
         self._warn_incremental_state(message_dict.get("value"))
-        for load in self.loads.values():
+        for load in self.loads():
             load.keepalive()
         if self._checkpoint_due():
             self.drain_all()  # every pending batch is written before the state line
@@ -334,54 +331,60 @@ class TargetRedis(SeamTarget):
 
     # Load methods
 
-    def load_for(
+    def plan_for(
         self,
         stream: str,
         key_properties: t.Sequence[str] | None,
         properties: t.Mapping[str, t.Any],
-    ) -> LoadMethod:
-        """The stream's load method for this run (one per stream, shared by its sinks)."""
-        if stream not in self.loads:
-            each = stream_settings.for_stream(self.config, stream)
-            setup = StreamSetup(
-                space=KeySpace(each.namespace, stream),
-                cache=each.cache(self.connection.server),
-                writer=self.writer,
-                key_properties=tuple(key_properties or ()),
-                hard_delete=each.hard_delete,
-                logger=self.logger,
-                warn_once=self.warn_once,
-                version=__version__,
-                run_id=self._run_id,
-                overwrite_keys=each.overwrite_keys,
-                record_format=each.record_format,
-                template=stream_settings.template(each),
-                score_field=each.score_field,
-                json_inexact_numbers=each.json_inexact_numbers,
-                properties=properties,
-                merge=each.on_update == "merge",
-                known_streams=self._known_streams.setdefault(each.namespace, set()),
-            )
-            self.loads[stream] = load_method_for(each.load_method, setup)
-        return self.loads[stream]
+    ) -> StreamPlan:
+        """The stream's plan for this run (one per stream, shared by its sinks), started
+        at its first SCHEMA: manifest read, key scheme chosen, conflicts refused."""
+        if stream in self.plans:
+            return self.plans[stream]
+        each = stream_settings.for_stream(self.config, stream)
+        setup = StreamSetup(
+            space=KeySpace(each.namespace, stream),
+            cache=each.cache(self.connection.server),
+            record_format=RECORD_FORMATS[each.record_format](),
+            writer=self.writer,
+            key_properties=tuple(key_properties or ()),
+            hard_delete=each.hard_delete,
+            logger=self.logger,
+            warn_once=self.warn_once,
+            version=__version__,
+            run_id=self._run_id,
+            overwrite_keys=each.overwrite_keys,
+            template=stream_settings.template(each),
+            merge=each.on_update == "merge",
+            known_streams=self._known_streams.setdefault(each.namespace, set()),
+        )
+        row_settings = RowSettings(
+            score_field=each.score_field,
+            json_inexact_numbers=each.json_inexact_numbers,
+            max_record_bytes=self.connection.server.max_bulk_bytes,
+        )
+        plan = StreamPlan(
+            load_method_for(each.load_method, setup), row_settings, self.encode, self.warn_once
+        )
+        self.plans[stream] = plan
+        try:
+            plan.start(properties)
+        except REDIS_ERRORS as exc:
+            msg = f"Stream '{stream}': reading its manifest failed: {exc}"
+            raise TargetRedisError(msg) from exc
+        return plan
 
-    def start_load(self, load: LoadMethod) -> None:
-        """The stream's start-of-run work, once per run (sinks are set up again on
-        every schema change)."""
-        if load.stream not in self._started:
-            self._started.add(load.stream)
-            try:
-                load.start()
-            except REDIS_ERRORS as exc:
-                msg = f"Stream '{load.stream}': reading its manifest failed: {exc}"
-                raise TargetRedisError(msg) from exc
+    def loads(self) -> list[LoadMethod]:
+        """Every stream's load method in this run."""
+        return [plan.load for plan in self.plans.values()]
 
     def _warn_incremental_state(self, state: t.Any) -> None:
         bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
         if not isinstance(bookmarks, dict):
             return
         for stream, mark in bookmarks.items():
-            load = self.loads.get(stream)
+            plan = self.plans.get(stream)
+            load = plan.load if plan is not None else None
             if isinstance(load, Overwrite) and isinstance(mark, dict):
                 keys = INCREMENTAL_BOOKMARKS.intersection(mark)
                 if keys:
@@ -394,7 +397,7 @@ class TargetRedis(SeamTarget):
         self.drain_parked()
         self.drain_active()
         self.writer.settle()
-        for load in self.loads.values():
+        for load in self.loads():
             try:
                 load.finish()
             except REDIS_ERRORS as exc:

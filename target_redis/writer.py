@@ -9,7 +9,6 @@ ids, never a reuse.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import functools
 import itertools
 import logging
@@ -413,47 +412,15 @@ class Writer:
         self.run([("RENAME", temp_key, key), expiry], once=key, fence=fence)  # not re-sent
         return True
 
-    def retire_versions(
-        self,
-        cache: RecordType,
-        keys: t.Sequence[str],
-        version: int,
-        *,
-        hard_delete: bool,
-        encode: t.Callable[[dict], str],
-        fields: bool = False,
-    ) -> tuple[int, list[str]]:
-        """Delete (or mark deleted) the records at ``keys`` whose ``_sdc_table_version``
-        is missing or older than ``version``; returns how many, and the keys deleted.
-        With ``fields`` the records are hashes of fields (``record_format: fields``)."""
-        deleted_at = datetime.datetime.now(tz=datetime.timezone.utc).isoformat()
-        touched = 0
-        deleted: list[str] = []
-        for start in range(0, len(keys), _SCAN_COUNT):
-            chunk = keys[start : start + _SCAN_COUNT]
-            commands: list[Command] = []
-            stored = self._version_fields(chunk) if fields else self.read_values(chunk, cache)
-            for key, text in zip(chunk, stored, strict=True):
-                record = decode_json(text) if isinstance(text, str) else text or {}
-                if not isinstance(record, dict):
-                    continue
-                row_version = record.get("_sdc_table_version")
-                if row_version is not None and row_version >= version:
-                    continue
-                if hard_delete:
-                    commands.append((self.delete_command, key))
-                    deleted.append(key)
-                elif record.get(DELETED_AT) is None:
-                    record[DELETED_AT] = deleted_at
-                    if fields:
-                        commands.append(("HSET", key, DELETED_AT, deleted_at))
-                    else:
-                        commands += cache.rewrite_commands(key, encode(record))
-                else:
-                    continue
-                touched += 1
-            self.run(commands)
-        return touched, deleted
+    def read_versions(
+        self, keys: t.Sequence[str], cache: RecordType, *, whole: bool
+    ) -> list[t.Any]:
+        """The stored records at ``keys`` (``whole``: their JSON decoded; else a hash's
+        ``_sdc_table_version`` as a number and ``_sdc_deleted_at``)."""
+        if not whole:
+            return self._version_fields(keys)
+        stored = self.read_values(keys, cache)
+        return [decode_json(text) if isinstance(text, str) else text or {} for text in stored]
 
     def _version_fields(self, keys: t.Sequence[str]) -> list[dict[str, t.Any]]:
         """Each hash's ``_sdc_table_version`` (as a number) and ``_sdc_deleted_at``."""
