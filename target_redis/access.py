@@ -14,18 +14,20 @@ from target_redis.keys import escape_glob, side_key
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
+    from target_redis.load_method import LoadMethod
     from target_redis.server import ServerInfo
 
 PROBE_STREAM = "__target_redis_check__"
 PROBE_TTL_SECONDS = 60
 
 
-def probe_keys(namespace: str, cache: CacheType, load_method: str) -> tuple[str, ...]:
+def probe_keys(namespace: str, cache: CacheType, load_method: type[LoadMethod]) -> tuple[str, ...]:
     """The keys the check writes in place of the stream's counter, a record (for a
     single-key overwrite, the temporary key) and the manifest. They are side keys
     (``N:{N:__target_redis_check__}:...``): under the namespace prefix, as the load's
     keys are (key-pattern ACLs), in one cluster slot, and in no stream's key space."""
-    record = "tmp" if cache.single_key and load_method == "overwrite" else "record"
+    aside = cache.single_key and load_method.replaces_key_space
+    record = "tmp" if aside else "record"
     return tuple(
         side_key(namespace, PROBE_STREAM, f"check-{kind}")
         for kind in ("counter", record, "manifest", "lease")
@@ -34,7 +36,7 @@ def probe_keys(namespace: str, cache: CacheType, load_method: str) -> tuple[str,
 
 def needed_commands(
     cache: CacheType,
-    load_method: str,
+    load_method: type[LoadMethod],
     delete_command: str,
     keys: tuple[str, ...],
     *,
@@ -45,7 +47,7 @@ def needed_commands(
     (``replaces``: records are replaced in place in MULTI/EXEC; ``merge``: JSON.MERGE
     for JSON documents)."""
     counter, record, manifest_key, lease = keys
-    overwrite = load_method == "overwrite"
+    overwrite = load_method.replaces_key_space
     manifest = (cache.hash_set, manifest_key, "cache_type", "x")
     if not isinstance(cache, RecordType):
         key = record if overwrite else counter  # record: the temp key
@@ -59,7 +61,7 @@ def needed_commands(
                 ("TYPE", counter),
                 ("SCAN", "0", "MATCH", escape_glob(record), "COUNT", "10"),
             ]
-        if load_method != "append-only":
+        if load_method.reads_back:
             commands.append(cache.read_command(record))
         if replaces:  # on the probe record, which exists: DEL comes last
             commands.append(("HDEL", record, "x"))
@@ -69,7 +71,7 @@ def needed_commands(
         commands += [("SET", lease, "check", "NX", "EX", "60"), ("TTL", lease)]
     if cache.ttl_seconds or overwrite:
         commands.append(("EXPIRE", record, "60"))
-    if load_method != "append-only":
+    if load_method.reads_back:
         commands.append((delete_command, record))
     if replaces:
         commands.append(("DEL", record))
@@ -104,7 +106,7 @@ def check_write_access(
     username: str | None,
     namespace: str,
     cache: CacheType,
-    load_method: str,
+    load_method: type[LoadMethod],
     delete_command: str,
     where: str,
     record_key: str | None = None,
@@ -129,7 +131,7 @@ def check_write_access(
         # fakeredis cannot delete a JSON document: do not leave a probe one behind.
         commands = [c for c in commands if c[0] != cache.module_command]
     transaction = (
-        cache.transactional or replaces or (cache.single_key and load_method == "overwrite")
+        cache.transactional or replaces or (cache.single_key and load_method.replaces_key_space)
     )
     who = f"user '{username}'" if username else "the default user"
     if server.version >= (7, 0) and not server.fakeredis:  # its ACL DRYRUN breaks the link

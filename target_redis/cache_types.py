@@ -17,11 +17,13 @@ import dataclasses
 import typing as t
 import uuid
 
+from target_redis.errors import TargetRedisError
 from target_redis.json_numbers import without_nulls
 from target_redis.rows import AB_ID, DATA, EMITTED_AT, Command, Row, decode_json, encode_data
 
 if t.TYPE_CHECKING:
     from target_redis.server import ServerInfo
+    from target_redis.templates import KeyTemplate
 
 _MEMBERS_PER_COMMAND = 1000
 _COMMAND_CHARS = 1 << 20
@@ -49,6 +51,10 @@ class CacheType:
     record, whatever keys it."""
     members_by_key: t.ClassVar[bool] = False
     """A collection whose members are found by the records' primary key."""
+    scored: t.ClassVar[bool] = False
+    """Members carry a score (``score_field``, which it needs and others refuse)."""
+    named_by_template: t.ClassVar[bool] = False
+    """A collection whose single key a template without placeholders may name."""
     merges_in_place: t.ClassVar[bool] = False
     """``on_update: merge`` runs in Redis (no read of the stored record)."""
     replaces_in_place: t.ClassVar[bool] = False
@@ -69,10 +75,35 @@ class CacheType:
             keep_ttl=server.has_keepttl,
         )
 
-    def can_merge(self, field_values: bool) -> bool:
+    @classmethod
+    def can_merge(cls, field_values: bool) -> bool:
         """Whether ``on_update: merge`` can lay a record over the stored one
         (``field_values``: ``record_format: fields``)."""
         return False
+
+    @classmethod
+    def check(cls, score_field: str, template: KeyTemplate | None, where: str) -> None:
+        """Refuse settings this type cannot use: a score field where members have no
+        score (or none where they do); a key template for a collection, unless it
+        names the collection's key."""
+        if cls.scored != bool(score_field):
+            scored = next(c.name for c in CACHE_TYPES.values() if c.scored)
+            msg = (
+                f"Setting 'score_field'{where} goes with 'cache_type: {scored}' and it "
+                f"needs one; here cache_type is {cls.name} and score_field "
+                f"{score_field or 'unset'}."
+            )
+            raise TargetRedisError(msg)
+        if template is not None and cls.single_key:
+            if cls.named_by_template and template.literal:
+                return
+            named = next(c.name for c in CACHE_TYPES.values() if c.named_by_template)
+            msg = (
+                f"Setting 'key_template'{where} ({template.text!r}): cache_type {cls.name} "
+                f"keeps a stream in one key (a {named} may name it with a template without "
+                "placeholders)."
+            )
+            raise TargetRedisError(msg)
 
     def expire(self, key: str) -> list[Command]:
         """EXPIRE for ``key`` when ``ttl_seconds`` is set (a rewrite refreshes it)."""
@@ -144,7 +175,8 @@ class HashType(RecordType):
     replaces_in_place = True
     airbyte_ids = True
 
-    def can_merge(self, field_values: bool) -> bool:
+    @classmethod
+    def can_merge(cls, field_values: bool) -> bool:
         """A hash of fields merges in Redis (HSET + HDEL of the nulls)."""
         return field_values
 
@@ -234,7 +266,8 @@ class JsonType(RecordType):
     merges_in_place = True
     doubles = True
 
-    def can_merge(self, field_values: bool) -> bool:
+    @classmethod
+    def can_merge(cls, field_values: bool) -> bool:
         """JSON.MERGE."""
         return True
 
@@ -350,6 +383,8 @@ class SortedSetType(CollectionType):
     redis_type = "zset"
     removes = True
     members_by_key = True
+    scored = True
+    named_by_template = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """ZADD, 1000 members a command."""

@@ -67,6 +67,28 @@ class LoadMethod:
     replaces_key_space: t.ClassVar[bool] = False
     needs_record_keys: t.ClassVar[bool] = False
     """True when it cannot write a single-key cache type."""
+    keys_from_values: t.ClassVar[bool] = True
+    """It can put records at keys built from their values (``key_template``)."""
+    merges: t.ClassVar[bool] = False
+    """``on_update: merge`` lays records over stored ones."""
+    reads_back: t.ClassVar[bool] = True
+    """It reads stored records and deletes keys (the access check probes that)."""
+
+    @classmethod
+    def check(cls, cache: type[CacheType], template: KeyTemplate | None, where: str) -> None:
+        """Refuse what this method cannot do with the cache type or a key template."""
+        if cls.needs_record_keys and cache.single_key:
+            msg = (
+                f"Setting 'load_method: {cls.name}' does not apply to 'cache_type: "
+                f"{cache.name}'{where} (records have no key of their own)."
+            )
+            raise TargetRedisError(msg)
+        if template is not None and not cls.keys_from_values and not cache.single_key:
+            msg = (
+                f"Setting 'key_template'{where} ({template.text!r}): keys built from values "
+                f"need upsert or overwrite ({cls.name} numbers records)."
+            )
+            raise TargetRedisError(msg)
 
     def __init__(self, setup: StreamSetup) -> None:
         """Nothing is read or written until ``start``."""

@@ -13,7 +13,6 @@ import time
 import typing as t
 
 from target_redis import start_checks
-from target_redis.cache_types import CACHE_TYPES
 from target_redis.errors import REDIS_ERRORS, TargetRedisError
 from target_redis.key_schemes import KEY_SCHEMES, Ids, KeyScheme, PrimaryKey, SingleKey, Template
 from target_redis.keys import aside_key, parse_id_suffix
@@ -35,6 +34,8 @@ class AppendOnly(LoadMethod):
     """Every record gets a new id after the counter; nothing existing is touched."""
 
     name = "append-only"
+    keys_from_values = False
+    reads_back = False
 
 
 class Upsert(LoadMethod):
@@ -42,6 +43,7 @@ class Upsert(LoadMethod):
 
     name = "upsert"
     needs_record_keys = True
+    merges = True
 
     def default_scheme(self) -> type[KeyScheme]:
         """By key template, or by primary key."""
@@ -270,15 +272,3 @@ def load_method_for(name: str, setup: StreamSetup) -> LoadMethod:
         )
         method = AppendOnly
     return method(setup)
-
-
-def check_combination(load_method: str, cache_type: str, where: str = "") -> None:
-    """Refuse a load method the cache type cannot do (before connecting)."""
-    cache = CACHE_TYPES[cache_type]
-    if LOAD_METHODS[load_method].needs_record_keys and cache.single_key:
-        supported = ", ".join(n for n, m in LOAD_METHODS.items() if not m.needs_record_keys)
-        msg = (
-            f"Setting 'load_method: {load_method}' does not apply to 'cache_type: "
-            f"{cache_type}'{where} (records have no key of their own); it supports {supported}."
-        )
-        raise TargetRedisError(msg)

@@ -90,12 +90,12 @@ def check_access(
                 dict.fromkeys(template.placeholders, PROBE_STREAM), "check"
             )
         cache = each.cache(connection.server)
-        replaces = each.record_format == "fields" and each.load_method != "append-only"
-        merge = each.on_update == "merge"
+        method = each.method_class
+        replaces = each.format_class.field_values and method.reads_back and cache.replaces_in_place
         shape = (each.namespace, each.cache_type, each.load_method, bool(each.ttl_seconds))
-        if (*shape, record_key, replaces, merge) in checked:
+        if (*shape, record_key, replaces, each.merge) in checked:
             continue
-        checked.add((*shape, record_key, replaces, merge))
+        checked.add((*shape, record_key, replaces, each.merge))
         check = functools.partial(
             check_write_access,
             connection.client,
@@ -103,12 +103,12 @@ def check_access(
             username=endpoint(config).username,
             namespace=each.namespace,
             cache=cache,
-            load_method=each.load_method,
+            load_method=method,
             delete_command=writer.delete_command,
             where=connection.where,
             record_key=record_key,
-            replaces=replaces and cache.replaces_in_place,
-            merge=merge,
+            replaces=replaces,
+            merge=each.merge,
         )
         try:  # probes write probe keys only: safe to repeat after a dropped connection
             how = writer.retrier.call("checking write access", check)

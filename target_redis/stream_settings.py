@@ -15,14 +15,14 @@ import typing as t
 from target_redis import settings
 from target_redis.cache_types import CACHE_TYPES
 from target_redis.errors import TargetRedisError
-from target_redis.load_methods import check_combination
+from target_redis.load_methods import LOAD_METHODS
+from target_redis.record_formats import RECORD_FORMATS
 from target_redis.templates import KeyTemplate
-
-FIELD_TYPES = frozenset({"hash", "stream"})
-"""Cache types whose values ``record_format: fields`` shapes."""
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
+    from target_redis.load_method import LoadMethod
+    from target_redis.record_formats import RecordFormat
     from target_redis.server import ServerInfo
 
 
@@ -36,7 +36,8 @@ class StreamSettings:
     cache_type: str
     record_format: str
     """``fields`` only where it applies (hash, stream); else ``airbyte``."""
-    on_update: str
+    merge: bool
+    """``on_update: merge``."""
     key_template: str
     score_field: str
     json_inexact_numbers: str
@@ -45,6 +46,21 @@ class StreamSettings:
     hard_delete: bool
     ttl_seconds: int
     stream_maxlen: int
+
+    @property
+    def cache_class(self) -> type[CacheType]:
+        """The cache type's class."""
+        return CACHE_TYPES[self.cache_type]
+
+    @property
+    def format_class(self) -> type[RecordFormat]:
+        """The record format's class."""
+        return RECORD_FORMATS[self.record_format]
+
+    @property
+    def method_class(self) -> type[LoadMethod]:
+        """The load method's class."""
+        return LOAD_METHODS[self.load_method]
 
     def cache(self, server: ServerInfo) -> CacheType:
         """The stream's cache type, with its settings and the server's commands."""
@@ -60,8 +76,8 @@ def _settings(config: t.Mapping[str, t.Any], where: str) -> StreamSettings:
         where=where,
         namespace=settings.value(config, "namespace"),
         cache_type=cache_type,
-        record_format=record_format if cache_type in FIELD_TYPES else "airbyte",
-        on_update=settings.value(config, "on_update"),
+        record_format=RECORD_FORMATS[record_format].for_cache(cache_type).name,
+        merge=settings.value(config, "on_update") == "merge",
         key_template=settings.value(config, "key_template") or "",
         score_field=settings.value(config, "score_field") or "",
         json_inexact_numbers=settings.value(config, "json_inexact_numbers"),
@@ -92,35 +108,17 @@ def entries(config: t.Mapping[str, t.Any]) -> list[StreamSettings]:
         found.append(_settings({**config, **overrides}, f" (streams '{name}')"))
     namespaces = sorted({each.namespace for each in found})
     for each in found:
-        check_combination(each.load_method, each.cache_type, each.where)
+        parsed = template(each)
+        each.method_class.check(each.cache_class, parsed, each.where)
+        each.cache_class.check(each.score_field, parsed, each.where)
         _check_merge(each)
-        _check_template(each)
         _check_template_prefix(each, namespaces)
-        _check_score(each)
     return found
 
 
 def template(each: StreamSettings) -> KeyTemplate | None:
     """The parsed ``key_template`` (refused when it cannot give distinct keys)."""
     return KeyTemplate(each.key_template, each.where) if each.key_template else None
-
-
-def _check_template(each: StreamSettings) -> None:
-    parsed = template(each)
-    if parsed is None:
-        return
-    single = CACHE_TYPES[each.cache_type].single_key
-    why = ""
-    if each.load_method == "append-only" and not single:
-        why = "keys built from values need upsert or overwrite (append-only numbers records)"
-    elif single and not (each.cache_type == "sorted_set" and parsed.literal):
-        why = (
-            f"cache_type {each.cache_type} keeps a stream in one key (a sorted_set may name "
-            "it with a template without placeholders)"
-        )
-    if why:
-        msg = f"Setting 'key_template'{each.where} ({each.key_template!r}): {why}."
-        raise TargetRedisError(msg)
 
 
 def _check_template_prefix(each: StreamSettings, namespaces: t.Sequence[str]) -> None:
@@ -149,23 +147,13 @@ def _check_template_prefix(each: StreamSettings, namespaces: t.Sequence[str]) ->
     raise TargetRedisError(msg)
 
 
-def _check_score(each: StreamSettings) -> None:
-    if (each.cache_type == "sorted_set") != bool(each.score_field):
-        msg = (
-            f"Setting 'score_field'{each.where} goes with 'cache_type: sorted_set' and it "
-            f"needs one; here cache_type is {each.cache_type} and score_field "
-            f"{each.score_field or 'unset'}."
-        )
-        raise TargetRedisError(msg)
-
-
 def _check_merge(each: StreamSettings) -> None:
-    if each.on_update != "merge":
+    """Merging takes a cache type that merges the record format, and a load method
+    that lays records over stored ones."""
+    if not each.merge:
         return
-    mergeable = each.cache_type == "json" or (
-        each.cache_type == "hash" and each.record_format == "fields"
-    )
-    if not mergeable or each.load_method != "upsert":
+    fields = each.format_class.field_values
+    if not each.cache_class.can_merge(fields) or not each.method_class.merges:
         msg = (
             f"Setting 'on_update: merge'{each.where} applies to 'record_format: fields' "
             "hashes and 'cache_type: json' under 'load_method: upsert'; here it is "
@@ -180,15 +168,15 @@ def fakeredis_refusal(
 ) -> TargetRedisError | None:
     """fakeredis keeps JSON documents out of sight of EXPIRE, UNLINK and TYPE, and its
     JSON.MERGE keeps nulls (and fails on a new key): what needs them is refused."""
-    if CACHE_TYPES[each.cache_type].module_command is None:
+    if each.cache_class.module_command is None:
         return None
     needs = [
         name
         for name, needed in (
-            ("load_method: overwrite", each.load_method == "overwrite"),
+            (f"load_method: {each.load_method}", each.method_class.replaces_key_space),
             ("ttl_seconds", bool(each.ttl_seconds)),
             ("hard_delete", each.hard_delete),
-            ("on_update: merge", each.on_update == "merge"),
+            ("on_update: merge", each.merge),
             (
                 "process_activate_version_messages",
                 settings.value(config, "process_activate_version_messages"),

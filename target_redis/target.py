@@ -37,7 +37,6 @@ from target_redis.load_methods import Overwrite, load_method_for
 from target_redis.plan import RowSettings, StreamPlan
 from target_redis.progress import Progress
 from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader
-from target_redis.record_formats import RECORD_FORMATS
 from target_redis.retry import Retrier
 from target_redis.sdk_seam import ConfigInput, SeamTarget
 from target_redis.sinks import RedisSink
@@ -345,7 +344,7 @@ class TargetRedis(SeamTarget):
         setup = StreamSetup(
             space=KeySpace(each.namespace, stream),
             cache=each.cache(self.connection.server),
-            record_format=RECORD_FORMATS[each.record_format](),
+            record_format=each.format_class(),
             writer=self.writer,
             key_properties=tuple(key_properties or ()),
             hard_delete=each.hard_delete,
@@ -355,7 +354,7 @@ class TargetRedis(SeamTarget):
             run_id=self._run_id,
             overwrite_keys=each.overwrite_keys,
             template=stream_settings.template(each),
-            merge=each.on_update == "merge",
+            merge=each.merge,
             known_streams=self._known_streams.setdefault(each.namespace, set()),
         )
         row_settings = RowSettings(
