@@ -17,8 +17,22 @@ from target_redis.errors import (
 )
 from target_redis.sdk_seam import ConfigInput
 
-if t.TYPE_CHECKING:
-    from target_redis.target import TargetRedis
+
+class Runnable(t.Protocol):
+    """What the command line needs from a started target."""
+
+    message_reader: t.Any
+    stop: t.Any
+    input_line: int
+
+    def listen(self, file_input: t.IO[str] | None = None) -> None:
+        """Read and load the input."""
+
+    def drain_all(self) -> None:
+        """Write every pending batch and emit state."""
+
+    def close(self) -> None:
+        """Release leases, connections and the tunnel."""
 
 
 def singer_command(command: click.Command, logger: t.Any) -> click.Command:
@@ -38,7 +52,7 @@ def singer_command(command: click.Command, logger: t.Any) -> click.Command:
 
 
 def run(
-    cls: type[TargetRedis],
+    cls: t.Any,
     config: ConfigInput | None,
     file_input: t.IO[str] | None,
     *,
@@ -48,7 +62,7 @@ def run(
     logsafe.install()
     cls.print_version(print_fn=cls.logger.info)
     config = config or ConfigInput()
-    target: TargetRedis | None = None
+    target: Runnable | None = None
     try:
         target = cls(config=config.config, validate_config=True, parse_env_config=config.parse_env)
         if test:
@@ -83,7 +97,7 @@ def run(
             target.close()
 
 
-def _line(target: TargetRedis | None) -> int:
+def _line(target: Runnable | None) -> int:
     return target.input_line if target is not None else 0
 
 

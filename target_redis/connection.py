@@ -13,7 +13,7 @@ import redis
 import redis.connection
 import redis.exceptions
 
-from target_redis import settings
+from target_redis import connection_settings, settings
 from target_redis.errors import REDIS_ERRORS, TargetRedisError
 from target_redis.server import DEFAULT_MAX_BULK, ServerInfo, parse_version
 from target_redis.tls import DISABLE, build_context, tls_mode
@@ -152,7 +152,7 @@ def connect(config: t.Mapping[str, t.Any]) -> Connection:
     target = endpoint(config)
     cluster = bool(config.get("cluster_mode"))
     tunnel = None
-    no_tunnel = settings.TUNNEL_METHODS[0]
+    no_tunnel = connection_settings.TUNNEL_METHODS[0]
     if (config.get("tunnel_method") or {}).get("tunnel_method", no_tunnel) != no_tunnel:
         from target_redis.tunnel import tunnel_settings  # paramiko: imported only when used
 

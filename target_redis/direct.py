@@ -26,8 +26,32 @@ from target_redis.rows import number
 from target_redis.sinks import RedisSink
 from target_redis.validation import CompiledValidator
 
-if t.TYPE_CHECKING:
-    from target_redis.target import TargetRedis
+
+class DirectHost(t.Protocol):
+    """What the direct path needs from the target (the SDK's state, via the seam)."""
+
+    mapper: t.Any
+    records_since_state: int
+
+    @property
+    def max_record_age_seconds(self) -> float:
+        """The SDK drains every sink when a record waited this long."""
+
+    @property
+    def last_full_drain_at(self) -> float:
+        """When the SDK last drained every sink (``time.time()``)."""
+
+    def active_sink(self, stream: str) -> t.Any:
+        """The stream's current sink."""
+
+    def log_full(self, sink: t.Any) -> None:
+        """The SDK's line before draining a full sink."""
+
+    def drain_one(self, sink: t.Any) -> None:
+        """Write the sink's pending batch."""
+
+    def drain_if_old(self) -> None:
+        """The SDK's max-age drain."""
 
 
 class Envelope(msgspec.Struct):
@@ -67,7 +91,7 @@ class Lane:
 class DirectRecords:
     """Takes the RECORD lines of plain streams (``take``), leaving the rest."""
 
-    def __init__(self, target: TargetRedis) -> None:
+    def __init__(self, target: DirectHost) -> None:
         """Lanes are found on a stream's first record, again after each SCHEMA."""
         self.target = target
         self.lanes: dict[str, Lane | None] = {}

@@ -18,7 +18,7 @@ from target_redis.key_schemes import KEY_SCHEMES, Ids, KeyScheme, PrimaryKey, Si
 from target_redis.keys import aside_key, parse_id_suffix
 from target_redis.lease import Fence
 from target_redis.load_method import LoadMethod, StreamSetup
-from target_redis.writer import ISSUED
+from target_redis.redis_reads import ISSUED
 
 if t.TYPE_CHECKING:
     from target_redis.key_schemes import Writing

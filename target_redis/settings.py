@@ -17,6 +17,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from target_redis.cache_types import CACHE_TYPES as _CACHE_CLASSES
+from target_redis.connection_settings import CONNECTION, TRANSPORT
 from target_redis.load_methods import LOAD_METHODS as _LOAD_CLASSES
 
 LOAD_METHODS = list(_LOAD_CLASSES)
@@ -27,8 +28,6 @@ RECORD_FORMATS = ["airbyte", "fields"]
 JSON_INEXACT_NUMBERS = ["double", "string"]
 ON_UPDATE = ["replace", "merge"]
 BATCH_SIZE_BYTES = 64 * 1024 * 1024
-SSL_MODES = ["disable", "require", "verify-ca", "verify-full"]
-TUNNEL_METHODS = ["NO_TUNNEL", "SSH_KEY_AUTH", "SSH_PASSWORD_AUTH"]
 
 
 def _cache_type_description() -> str:
@@ -41,57 +40,7 @@ def _cache_type_description() -> str:
 
 
 SCHEMA = th.PropertiesList(
-    th.Property(
-        "host",
-        th.StringType,
-        default="localhost",
-        description="Redis server host name or IP address.",
-    ),
-    th.Property(
-        "port",
-        th.IntegerType(minimum=1, maximum=65535),
-        default=6379,
-        description="Redis server port.",
-    ),
-    th.Property(
-        "url",
-        th.StringType,
-        secret=True,
-        description=(
-            "Alternative to host/port/username/password/db: `redis://[user:password@]host"
-            "[:port][/db]`, or `rediss://...` for TLS. When set, it wins over those five "
-            "settings; TLS mode and certificates still come from `ssl_mode`."
-        ),
-    ),
-    th.Property(
-        "username",
-        th.StringType,
-        description="ACL user name (Redis 6+). Leave empty for password-only servers.",
-    ),
-    th.Property(
-        "password",
-        th.StringType,
-        secret=True,
-        description="Password (of the ACL user, or the server's `requirepass`).",
-    ),
-    th.Property(
-        "db",
-        th.IntegerType(minimum=0),
-        default=0,
-        description="Database number to write to (standalone servers).",
-    ),
-    th.Property(
-        "cluster_mode",
-        th.BooleanType,
-        default=False,
-        description=(
-            "Write to a Redis Cluster: `host`/`port` (or `url`) name any node and the "
-            "others are discovered. Keys go to the nodes owning their slots; redirections "
-            "during a resharding are followed. `db` must be 0; not combinable with "
-            "`tunnel_method`. With TLS, each node's certificate "
-            "must match the address the cluster announces for it."
-        ),
-    ),
+    *CONNECTION,
     th.Property(
         "namespace",
         th.StringType,
@@ -278,135 +227,7 @@ SCHEMA = th.PropertiesList(
             "is kept in `_sdc_table_version`). Off: the messages are ignored."
         ),
     ),
-    th.Property(
-        "ssl",
-        th.BooleanType,
-        description=(
-            "Use TLS (Airbyte setting). The mode defaults to `verify-full`; see `ssl_mode`. "
-            "`false` with a TLS mode in `ssl_mode` is refused (Airbyte would use plain text)."
-        ),
-    ),
-    th.Property(
-        "ssl_mode",
-        th.ObjectType(
-            th.Property(
-                "mode",
-                th.StringType,
-                allowed_values=SSL_MODES,
-                description=(
-                    "`disable`; `require` (encrypted, certificate not verified); `verify-ca` "
-                    "(chain verified, hostname not); `verify-full` (chain and hostname). A "
-                    "mode other than `disable` turns TLS on even without `ssl: true`."
-                ),
-            ),
-            th.Property(
-                "ca_certificate",
-                th.StringType,
-                secret=True,
-                description=(
-                    "CA certificate(s) to trust: PEM text, or the path of a PEM file. "
-                    "Without it the system trust store is used."
-                ),
-            ),
-            th.Property(
-                "client_certificate",
-                th.StringType,
-                secret=True,
-                description=(
-                    "Client certificate for mutual TLS: PEM text, or the path of a PEM file "
-                    "(optional)."
-                ),
-            ),
-            th.Property(
-                "client_key",
-                th.StringType,
-                secret=True,
-                description=(
-                    "Private key of the client certificate: PEM text, or the path of a PEM file."
-                ),
-            ),
-            th.Property(
-                "client_key_password",
-                th.StringType,
-                secret=True,
-                description="Password of the client key.",
-            ),
-        ),
-        description=(
-            "TLS options (Airbyte setting). Key material stays in memory (a client pair "
-            "passes through a private temporary file removed at once)."
-        ),
-    ),
-    th.Property(
-        "tunnel_method",
-        th.ObjectType(
-            th.Property(
-                "tunnel_method",
-                th.StringType,
-                allowed_values=TUNNEL_METHODS,
-                description="Tunnel kind.",
-            ),
-            th.Property("tunnel_host", th.StringType, description="SSH bastion host."),
-            th.Property(
-                "tunnel_port",
-                th.IntegerType(minimum=1, maximum=65535),
-                description="SSH port (default 22).",
-            ),
-            th.Property("tunnel_user", th.StringType, description="SSH user."),
-            th.Property(
-                "ssh_key", th.StringType, secret=True, description="SSH private key (PEM text)."
-            ),
-            th.Property(
-                "tunnel_user_password", th.StringType, secret=True, description="SSH password."
-            ),
-            th.Property(
-                "ssh_key_passphrase",
-                th.StringType,
-                secret=True,
-                description="Passphrase of `ssh_key`, if it is encrypted.",
-            ),
-            th.Property(
-                "host_public_key",
-                th.StringType,
-                description=(
-                    "The bastion's host key, e.g. `ssh-ed25519 AAAA...` (a line of "
-                    "`ssh-keyscan`). A different key is refused; without it the key is "
-                    "not verified and a warning is logged."
-                ),
-            ),
-        ),
-        description=(
-            "SSH tunnel (Airbyte setting): `NO_TUNNEL`, `SSH_KEY_AUTH` or "
-            "`SSH_PASSWORD_AUTH` through a bastion."
-        ),
-    ),
-    th.Property(
-        "retry_max_seconds",
-        th.NumberType(minimum=0),
-        default=60,
-        description=(
-            "How long a write keeps retrying transient failures (dropped connection, "
-            "timeout, server restarting) before the run fails. 0 disables retries."
-        ),
-    ),
-    th.Property(
-        "retry_backoff_max_seconds",
-        th.NumberType(minimum=0),
-        default=5,
-        description="Longest wait between two retries (waits start at 0.1 s and double).",
-    ),
-    th.Property(
-        "connect_timeout_seconds",
-        th.NumberType(exclusive_minimum=0),
-        default=10,
-        description="Timeout to connect (and for the TLS handshake).",
-    ),
-    th.Property(
-        "socket_timeout_seconds",
-        th.NumberType(exclusive_minimum=0),
-        default=60,
-        description="Timeout for one reply from Redis; a stalled connection is then retried.",
-    ),
+    *TRANSPORT,
     th.Property(
         "state_checkpoint_seconds",
         th.NumberType(minimum=0),

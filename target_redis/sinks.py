@@ -26,7 +26,29 @@ from target_redis.validation import CompiledValidator
 if t.TYPE_CHECKING:
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
 
-    from target_redis.target import TargetRedis
+    from target_redis.plan import StreamPlan
+    from target_redis.progress import Progress
+
+
+class SinkHost(t.Protocol):
+    """What a sink needs from its target."""
+
+    fast_path: bool
+    encode: t.Callable[[t.Mapping[str, t.Any]], str]
+
+    def plan_for(
+        self, stream: str, key_properties: t.Sequence[str] | None, properties: t.Any
+    ) -> StreamPlan:
+        """The stream's plan, started."""
+
+    def progress_for(self, stream: str) -> Progress:
+        """The stream's progress counter."""
+
+    def warn_once(self, topic: str, message: str, *args: t.Any) -> None:
+        """A warning, once per topic."""
+
+    def drain_one(self, sink: t.Any) -> None:
+        """Write the sink's pending batch."""
 
 
 class RedisSink(SeamSink):
@@ -36,14 +58,14 @@ class RedisSink(SeamSink):
 
     def __init__(
         self,
-        target: TargetRedis,
+        target: SinkHost,
         stream_name: str,
         schema: dict,
         key_properties: t.Sequence[str] | None,
     ) -> None:
         """Bind the sink to the target's shared writer and resolve its load method."""
         self.target = target  # before super(): the SDK asks for the validator there
-        super().__init__(target, stream_name, schema, key_properties)
+        super().__init__(t.cast("t.Any", target), stream_name, schema, key_properties)
         # Here, not in setup(): the SDK logs a second ERROR line for a failed setup().
         self.plan = target.plan_for(stream_name, self.key_properties, self.schema["properties"])
         self.encode = target.encode

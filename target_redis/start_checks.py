@@ -9,7 +9,7 @@ import typing as t
 from target_redis.errors import TargetRedisError
 from target_redis.key_schemes import KEY_SCHEMES
 from target_redis.ownership import claim
-from target_redis.writer import ISSUED
+from target_redis.redis_reads import ISSUED
 
 if t.TYPE_CHECKING:
     import logging
@@ -18,7 +18,8 @@ if t.TYPE_CHECKING:
     from target_redis.lease import Lease
     from target_redis.manifest import Manifest
     from target_redis.ownership import Ownership
-    from target_redis.writer import StreamFacts, Writer
+    from target_redis.redis_reads import StreamFacts
+    from target_redis.writer import Writer
 
 
 def check_brace(space: KeySpace) -> None:

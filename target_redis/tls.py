@@ -16,12 +16,12 @@ import ssl
 import tempfile
 import typing as t
 
-from target_redis import settings
+from target_redis import connection_settings
 from target_redis.errors import TargetRedisError
 
 logger = logging.getLogger("target-redis")
 
-DISABLE, REQUIRE, VERIFY_CA, VERIFY_FULL = settings.SSL_MODES
+DISABLE, REQUIRE, VERIFY_CA, VERIFY_FULL = connection_settings.SSL_MODES
 
 
 def tls_mode(config: t.Mapping[str, t.Any], *, url_tls: bool = False) -> str:

@@ -11,12 +11,12 @@ import typing as t
 import paramiko
 import sshtunnel
 
-from target_redis import settings
+from target_redis import connection_settings
 from target_redis.errors import TargetRedisError
 
 logger = logging.getLogger("target-redis")
 
-NO_TUNNEL, KEY_AUTH, PASSWORD_AUTH = settings.TUNNEL_METHODS
+NO_TUNNEL, KEY_AUTH, PASSWORD_AUTH = connection_settings.TUNNEL_METHODS
 _KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 _TIMEOUT = 10.0
 
