@@ -18,7 +18,7 @@ import urllib.request
 import msgspec
 
 from target_redis.errors import BadInputError
-from target_redis.reader import DECODER, lone_surrogates_repaired
+from target_redis.reader import COLLIDING_KEYS, DECODER, lone_surrogates_repaired
 
 COMPRESSIONS = ("none", "gzip")
 
@@ -116,3 +116,31 @@ def _record(stream: str, line: bytes, where: str) -> tuple[dict[str, t.Any], boo
         msg = f"Stream '{stream}': BATCH {where} is not a JSON object."
         raise BadInputError(msg)
     return record, collided
+
+
+def batch_records(
+    stream: str, message: dict, dirs: t.Any, max_line_bytes: int, line_key: str
+) -> t.Iterator[dict[str, t.Any]]:
+    """A BATCH message's lines as RECORD messages (``line_key``: where the line came
+    from); BadInputError for a message without its parts, a file that is not local or
+    not under ``batch_file_dirs``."""
+    manifest = message.get("manifest")
+    if not isinstance(manifest, list) or not isinstance(message.get("encoding"), dict):
+        msg = f"BATCH for stream '{stream}' needs an 'encoding' object and a 'manifest' list."
+        raise BadInputError(msg)
+    for url in manifest:
+        scheme = urllib.parse.urlsplit(str(url)).scheme
+        if scheme not in ("", "file") or not isinstance(url, str):
+            msg = (
+                f"BATCH for stream '{stream}': manifest URL scheme {scheme!r} is not "
+                "supported; BATCH files must be local (a path or a file:// URL)."
+            )
+            raise BadInputError(msg)
+    for url in manifest:
+        check_allowed(stream, url, dirs)
+    for line in batch_lines(stream, message["encoding"], manifest, max_line_bytes=max_line_bytes):
+        record: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": line.record}
+        record[line_key] = line
+        if line.colliding_keys:
+            record[COLLIDING_KEYS] = True
+        yield record

@@ -42,9 +42,18 @@ class InvalidRecords:
         return self.mode != FAIL
 
     def set_aside(
-        self, stream: str, namespace: str, reason: str, line_number: int, line: str | bytes
+        self,
+        stream: str,
+        namespace: str,
+        reason: str,
+        line_number: int,
+        line: str | bytes,
+        batch_file: str | None = None,
     ) -> None:
-        """Log the record (and with dead_letter, keep it); fail past the limit."""
+        """Log the record (and with dead_letter, keep it); fail past the limit.
+        ``batch_file``: the BATCH file and line it came from."""
+        if batch_file is not None:
+            reason = f"{reason} (BATCH {batch_file})"
         self.count += 1
         if self.limit and self.count > self.limit:
             msg = (

@@ -28,6 +28,8 @@ if t.TYPE_CHECKING:
 LEASE_SECONDS = 300
 """An overwrite's lease lasts this long after its last batch or STATE message."""
 LEASE_RENEW_SECONDS = 30
+INCREMENTAL_BOOKMARKS = frozenset({"replication_key_value", "replication_key", "lsn"})
+"""Bookmark keys of an incremental stream's STATE (SDK taps, LOG_BASED tap-postgres)."""
 
 
 class AppendOnly(LoadMethod):
@@ -272,3 +274,16 @@ def load_method_for(name: str, setup: StreamSetup) -> LoadMethod:
         )
         method = AppendOnly
     return method(setup)
+
+
+def warn_incremental(loads: t.Iterable[LoadMethod], state: t.Any) -> None:
+    """Warn once about each overwrite stream whose STATE bookmark looks incremental."""
+    bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
+    if not isinstance(bookmarks, dict):
+        return
+    for load in loads:
+        mark = bookmarks.get(load.stream)
+        if isinstance(load, Overwrite) and isinstance(mark, dict):
+            keys = INCREMENTAL_BOOKMARKS.intersection(mark)
+            if keys:
+                load.warn_incremental(f"its STATE bookmark has {sorted(keys)[0]}")

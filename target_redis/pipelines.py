@@ -201,17 +201,8 @@ def send_to_cluster(
     statuses of a node whose replies were all such), or None when redis-py's
     ClusterPipeline must send it instead (see the module docstring). Raises the first
     error reply, or TargetRedisError when a node's replicas did not acknowledge."""
-    keys = routing_keys(chunk)
-    if keys is None:
-        return None
-    groups: dict[str, tuple[t.Any, list[int]]] = {}
-    try:
-        for index, key in enumerate(keys):
-            node = client.nodes_manager.get_node_from_slot(key_slot(key.encode()))
-            groups.setdefault(node.name, (node, []))[1].append(index)
-    except redis.exceptions.SlotNotCoveredError:
-        return None
-    if transaction and len(groups) > 1:
+    groups = _node_groups(client, chunk)
+    if groups is None or (transaction and len(groups) > 1):
         return None
     sent = []
     for node, indexes in groups.values():
@@ -221,19 +212,8 @@ def send_to_cluster(
         if wait:
             commands.append(("WAIT", str(wait[0]), str(wait[1])))
         sent.append((node, indexes, PackedPipeline(node.redis_connection, commands)))
-    answers = []
-    try:
-        for _, _, pipeline in sent:
-            pipeline.send()
-        for node, indexes, pipeline in sent:
-            answers.append((node, indexes, pipeline.read()))
-    except (redis.ConnectionError, redis.TimeoutError):
-        return None
-    finally:
-        for _, _, pipeline in sent:
-            pipeline.close(broken=True)  # only those left unread
-    complex_answers = (r for _, _, r in answers if not isinstance(r, SimpleReplies))
-    if any(isinstance(r, _REROUTE) for replies in complex_answers for r in replies):
+    answers = _send_and_read(sent)
+    if answers is None:
         return None
     results: list[t.Any] = [None] * len(chunk)
     for node, indexes, replies in answers:
@@ -253,6 +233,46 @@ def send_to_cluster(
             )
             raise TargetRedisError(msg)
     return results
+
+
+def _node_groups(
+    client: redis.RedisCluster, chunk: t.Sequence[Command]
+) -> dict[str, tuple[t.Any, list[int]]] | None:
+    """The chunk's command indexes per node owning their keys' slots (None: a command
+    this module does not route, or a slot no node covers)."""
+    keys = routing_keys(chunk)
+    if keys is None:
+        return None
+    groups: dict[str, tuple[t.Any, list[int]]] = {}
+    try:
+        for index, key in enumerate(keys):
+            node = client.nodes_manager.get_node_from_slot(key_slot(key.encode()))
+            groups.setdefault(node.name, (node, []))[1].append(index)
+    except redis.exceptions.SlotNotCoveredError:
+        return None
+    return groups
+
+
+def _send_and_read(
+    sent: list[tuple[t.Any, list[int], PackedPipeline]],
+) -> list[tuple[t.Any, list[int], t.Any]] | None:
+    """Send every node's pipeline, then read each; None when a connection failed or a
+    reply says the slot moved (redis-py's ClusterPipeline then resends)."""
+    answers = []
+    try:
+        for _, _, pipeline in sent:
+            pipeline.send()
+        for node, indexes, pipeline in sent:
+            answers.append((node, indexes, pipeline.read()))
+    except (redis.ConnectionError, redis.TimeoutError):
+        return None
+    finally:
+        for _, _, pipeline in sent:
+            pipeline.close(broken=True)  # only those left unread
+    complex_answers = (r for _, _, r in answers if not isinstance(r, SimpleReplies))
+    if any(isinstance(r, _REROUTE) for replies in complex_answers for r in replies):
+        return None
+    return answers
 
 
 def routing_keys(chunk: t.Sequence[Command]) -> list[str] | None:

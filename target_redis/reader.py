@@ -17,6 +17,7 @@ from collections import Counter
 import msgspec
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_redis.errors import BadInputError
 from target_redis.rows import number
 from target_redis.sdk_seam import SeamReader
 
@@ -210,3 +211,12 @@ class FastReader(PlainReader):
         except RecursionError:
             raise InvalidInputLine(_TOO_DEEP) from None
         return _require_object(message)
+
+
+def stream_name(message: dict) -> str:
+    """The message's stream name; refused unless it is a string."""
+    stream = message.get("stream")
+    if not isinstance(stream, str):
+        kind = str(message.get("type"))[:20]
+        raise BadInputError(f"{kind} message: 'stream' must be a string.")
+    return stream

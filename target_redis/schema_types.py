@@ -60,21 +60,23 @@ def _translate(schema: t.Any) -> t.Any:
         kinds = [kinds]
     if not isinstance(kinds, list) or not kinds or not all(isinstance(k, str) for k in kinds):
         raise Unsupported
-    members = []
-    for kind in dict.fromkeys(kinds):
-        if kind in _SCALARS:
-            members.append(_SCALARS[kind])
-        elif kind == "number":
-            members.append(float)  # msgspec's float takes JSON integers too
-        elif kind == "object":
-            members.append(_object(schema))
-        elif kind == "array":
-            members.append(_array(schema))
-        else:
-            raise Unsupported
+    members = [_member(kind, schema) for kind in dict.fromkeys(kinds)]
     if float in members and int in members:
         members.remove(int)
     return functools.reduce(operator.or_, members) if len(members) > 1 else members[0]
+
+
+def _member(kind: str, schema: dict[str, t.Any]) -> t.Any:
+    """The type of one of the schema's JSON types."""
+    if kind in _SCALARS:
+        return _SCALARS[kind]
+    if kind == "number":
+        return float  # msgspec's float takes JSON integers too
+    if kind == "object":
+        return _object(schema)
+    if kind == "array":
+        return _array(schema)
+    raise Unsupported
 
 
 def _object(schema: dict[str, t.Any]) -> t.Any:

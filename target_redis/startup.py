@@ -13,11 +13,12 @@ from target_redis import settings, stream_settings
 from target_redis.access import PROBE_STREAM, check_write_access
 from target_redis.connection import endpoint
 from target_redis.errors import REDIS_ERRORS, TargetRedisError, explain_redis_error
+from target_redis.retry import Retrier
+from target_redis.writer import Writer
 
 if t.TYPE_CHECKING:
     from target_redis.connection import Connection
     from target_redis.stream_settings import StreamSettings
-    from target_redis.writer import Writer
 
 
 def check_settings(
@@ -125,3 +126,42 @@ def log_unknown(logger: logging.Logger, unknown: list[str]) -> None:
     """One warning naming the settings nobody reads."""
     if unknown:
         logger.warning("Unknown settings ignored: %s", ", ".join(unknown))
+
+
+def writer_for(connection: Connection, config: t.Mapping[str, t.Any], run_id: str) -> Writer:
+    """The run's writer, with its retry and replica settings."""
+    return Writer(
+        connection.client,
+        connection.server,
+        Retrier(
+            float(settings.value(config, "retry_max_seconds")),
+            float(settings.value(config, "retry_backoff_max_seconds")),
+        ),
+        wait_replicas=settings.value(config, "wait_for_replicas"),
+        wait_timeout_ms=settings.value(config, "wait_timeout_ms"),
+        run_id=run_id,
+    )
+
+
+def check_server(
+    connection: Connection,
+    writer: Writer,
+    shapes: list[StreamSettings],
+    config: t.Mapping[str, t.Any],
+    logger: logging.Logger,
+) -> None:
+    """Everything about the server before any input: WAIT, fakeredis's limits, write
+    access for each shape of load. The connection is closed when a check fails."""
+    try:
+        check_wait(connection, config)
+        check_fakeredis(connection, shapes, config)
+        how = check_access(connection, writer, shapes, config)
+    except BaseException:
+        connection.close()
+        raise
+    logger.info(
+        "Connected to %s at %s; write access checked (%s).",
+        connection.server.label,
+        connection.where,
+        how,
+    )

@@ -110,7 +110,7 @@ def entries(config: t.Mapping[str, t.Any]) -> list[StreamSettings]:
     for each in found:
         parsed = template(each)
         each.method_class.check(each.cache_class, parsed, each.where)
-        each.cache_class.check(each.score_field, parsed, each.where)
+        each.cache_class.check(each.score_field, parsed, each.where, CACHE_TYPES.values())
         _check_merge(each)
         _check_template_prefix(each, namespaces)
     return found

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 import typing as t
-import urllib.parse
 import uuid
 
 import click
@@ -20,7 +19,7 @@ from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.singerlib.json import serialize_json
 
 from target_redis import __version__, cli, logsafe, rows, settings, startup, stream_settings
-from target_redis.batch_files import BatchLine, batch_lines, check_allowed
+from target_redis.batch_files import BatchLine, batch_records
 from target_redis.connection import adopt, connect
 from target_redis.direct import DirectRecords
 from target_redis.errors import (
@@ -33,16 +32,14 @@ from target_redis.errors import (
 from target_redis.invalid import InvalidRecords
 from target_redis.keyspace import KeySpace
 from target_redis.load_method import LoadMethod, StreamSetup
-from target_redis.load_methods import Overwrite, load_method_for
+from target_redis.load_methods import load_method_for, warn_incremental
 from target_redis.plan import RowSettings, StreamPlan
 from target_redis.progress import Progress
-from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader
-from target_redis.retry import Retrier
+from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader, stream_name
 from target_redis.sdk_seam import ConfigInput, SeamTarget
 from target_redis.sinks import RedisSink
 from target_redis.stopping import StopControl
 from target_redis.validation import check_references
-from target_redis.writer import Writer
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
@@ -50,8 +47,6 @@ if t.TYPE_CHECKING:
 
 BATCH_LINE = "__target_redis_batch_line__"
 """Set on a RECORD message made from a BATCH file's line: where the line came from."""
-INCREMENTAL_BOOKMARKS = frozenset({"replication_key_value", "replication_key", "lsn"})
-"""Bookmark keys of an incremental stream's STATE (SDK taps, LOG_BASED tap-postgres)."""
 
 
 class TargetRedis(SeamTarget):
@@ -108,30 +103,8 @@ class TargetRedis(SeamTarget):
         self.connection = adopt(client) if client is not None else connect(self.config)
         self._emit_state = emit_state
         self._run_id = uuid.uuid4().hex[:12]
-        self.writer = Writer(
-            self.connection.client,
-            self.connection.server,
-            Retrier(
-                float(settings.value(self.config, "retry_max_seconds")),
-                float(settings.value(self.config, "retry_backoff_max_seconds")),
-            ),
-            wait_replicas=settings.value(self.config, "wait_for_replicas"),
-            wait_timeout_ms=settings.value(self.config, "wait_timeout_ms"),
-            run_id=self._run_id,
-        )
-        try:
-            startup.check_wait(self.connection, self.config)
-            startup.check_fakeredis(self.connection, shapes, self.config)
-            how = startup.check_access(self.connection, self.writer, shapes, self.config)
-        except BaseException:
-            self.connection.close()
-            raise
-        self.logger.info(
-            "Connected to %s at %s; write access checked (%s).",
-            self.connection.server.label,
-            self.connection.where,
-            how,
-        )
+        self.writer = startup.writer_for(self.connection, self.config, self._run_id)
+        startup.check_server(self.connection, self.writer, shapes, self.config, self.logger)
         self.encode = rows.encode_data if self.fast_path else rows.encode_data_plain
         self._progress: dict[str, Progress] = {}
         self.plans: dict[str, StreamPlan] = {}
@@ -207,7 +180,7 @@ class TargetRedis(SeamTarget):
     def check_schema_message(self, message_dict: dict) -> None:
         """Refuse a SCHEMA without properties or with references that do not resolve;
         the direct path finds its lanes again."""
-        stream = _stream_name(message_dict)
+        stream = stream_name(message_dict)
         schema = message_dict.get("schema")
         if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
             msg = f"SCHEMA for stream '{stream}' has no 'properties' object."
@@ -221,7 +194,7 @@ class TargetRedis(SeamTarget):
         """A RECORD message, or a BATCH file's line made one: through the SDK's steps,
         an invalid record stopping the run or set aside (``on_invalid_record``)."""
         batch_line: BatchLine | None = message_dict.pop(BATCH_LINE, None)
-        stream = _stream_name(message_dict)
+        stream = stream_name(message_dict)
         if not isinstance(message_dict.get("record"), dict):
             msg = f"RECORD of stream '{stream}' is not a JSON object."
             raise BadInputError(msg)
@@ -234,25 +207,23 @@ class TargetRedis(SeamTarget):
                 raise RejectedRecord(msg)
             self.sdk_record(message_dict, self.input_line)
         except (InvalidRecord, MissingKeyPropertiesError, RejectedRecord) as exc:
-            if batch_line is not None:
-                exc.batch_file = batch_line.where  # type: ignore[union-attr]
+            where = batch_line.where if batch_line is not None else None
+            if where is not None:
+                exc.batch_file = where  # type: ignore[union-attr]
             if not self.invalid.tolerated:
                 raise
             reason = exc.error_message if isinstance(exc, InvalidRecord) else str(exc)
-            line = getattr(self.message_reader, "current_line", b"")
-            number = self.input_line
-            if batch_line is not None:
-                reason = f"{reason} (BATCH {batch_line.where})"
-                line = batch_line.text
+            reader_line = getattr(self.message_reader, "current_line", b"")
+            line = batch_line.text if batch_line is not None else reader_line
             namespace = stream_settings.for_stream(self.config, stream).namespace
-            self.invalid.set_aside(stream, namespace, reason, number, line)
+            self.invalid.set_aside(stream, namespace, reason, self.input_line, line, where)
             self.progress_for(stream).invalid += 1
         self.records_since_state += 1
 
     def after_state_message(self, message_dict: dict) -> None:
         """Warn about an incremental stream under overwrite, renew leases, and write
         every pending batch when a checkpoint is due."""
-        self._warn_incremental_state(message_dict.get("value"))
+        warn_incremental(self.loads(), message_dict.get("value"))
         for load in self.loads():
             load.keepalive()
         if self._checkpoint_due():
@@ -266,7 +237,7 @@ class TargetRedis(SeamTarget):
 
     def check_activate_version(self, message_dict: dict) -> None:
         """Refuse an ACTIVATE_VERSION before its SCHEMA or without an integer version."""
-        stream = _stream_name(message_dict)
+        stream = stream_name(message_dict)
         if stream not in self.mapper.stream_maps:
             msg = f"ACTIVATE_VERSION for stream '{stream}' arrived before its SCHEMA."
             raise BadInputError(msg)
@@ -279,32 +250,13 @@ class TargetRedis(SeamTarget):
     def process_batch_message(self, message_dict: dict) -> None:
         """Each line of the BATCH's files through the RECORD path (stream maps,
         flattening, validation, on_invalid_record), in input order."""
-        stream = _stream_name(message_dict)
+        stream = stream_name(message_dict)
         if stream not in self.mapper.stream_maps:
             msg = f"BATCH for stream '{stream}' arrived before its SCHEMA."
             raise BadInputError(msg)
-        manifest = message_dict.get("manifest")
-        if not isinstance(manifest, list) or not isinstance(message_dict.get("encoding"), dict):
-            msg = f"BATCH for stream '{stream}' needs an 'encoding' object and a 'manifest' list."
-            raise BadInputError(msg)
-        for url in manifest:
-            scheme = urllib.parse.urlsplit(str(url)).scheme
-            if scheme not in ("", "file") or not isinstance(url, str):
-                msg = (
-                    f"BATCH for stream '{stream}': manifest URL scheme {scheme!r} is not "
-                    "supported; BATCH files must be local (a path or a file:// URL)."
-                )
-                raise BadInputError(msg)
-        dirs = self.config.get("batch_file_dirs")
-        for url in manifest:
-            check_allowed(stream, url, dirs)
         budget = int(settings.value(self.config, "batch_size_bytes"))
-        lines = batch_lines(stream, message_dict["encoding"], manifest, max_line_bytes=budget)
-        for line in lines:
-            record: dict[str, t.Any] = {"type": "RECORD", "stream": stream, "record": line.record}
-            record[BATCH_LINE] = line
-            if line.colliding_keys:
-                record[COLLIDING_KEYS] = True
+        dirs = self.config.get("batch_file_dirs")
+        for record in batch_records(stream, message_dict, dirs, budget, BATCH_LINE):
             self.process_record_message(record)
 
     def get_sink(
@@ -377,18 +329,6 @@ class TargetRedis(SeamTarget):
         """Every stream's load method in this run."""
         return [plan.load for plan in self.plans.values()]
 
-    def _warn_incremental_state(self, state: t.Any) -> None:
-        bookmarks = state.get("bookmarks") if isinstance(state, dict) else None
-        if not isinstance(bookmarks, dict):
-            return
-        for stream, mark in bookmarks.items():
-            plan = self.plans.get(stream)
-            load = plan.load if plan is not None else None
-            if isinstance(load, Overwrite) and isinstance(mark, dict):
-                keys = INCREMENTAL_BOOKMARKS.intersection(mark)
-                if keys:
-                    load.warn_incremental(f"its STATE bookmark has {sorted(keys)[0]}")
-
     # Draining and state
 
     def process_endofpipe(self) -> None:
@@ -454,12 +394,3 @@ class TargetRedis(SeamTarget):
 def input_line(target: TargetRedis | None) -> int:
     """The input line ``target`` was reading (0 before it read one)."""
     return target.input_line if target is not None else 0
-
-
-def _stream_name(message: dict) -> str:
-    """The message's stream name; refused unless it is a string."""
-    stream = message.get("stream")
-    if not isinstance(stream, str):
-        kind = str(message.get("type"))[:20]
-        raise BadInputError(f"{kind} message: 'stream' must be a string.")
-    return stream
