@@ -340,7 +340,8 @@ class SingleKey(KeyScheme):
             kept = [row for row in rows if not row.deleted]
         else:
             kept, removed = _kept(rows, writing, warn, self.stream), []
-        if any(row.deleted and row.score is None for row in kept):
+        # A sorted set finds members by key and holds no record: nothing to mark.
+        if cache.scored and any(row.deleted and row.score is None for row in kept):
             warn(
                 f"soft-delete-unscored:{self.stream}",
                 "Stream '%s': a delete row without score_field leaves its member as it is "

@@ -113,3 +113,24 @@ def test_metadata_on_stores_sdc_fields(server: RedisServer, r: redis.Redis) -> N
     assert row["_sdc_extracted_at"] == "2024-01-01T00:00:00Z"
     assert row["_sdc_deleted_at"] is None
     assert {"_sdc_received_at", "_sdc_batched_at", "_sdc_sequence"} <= set(row)
+
+
+@pytest.mark.parametrize("cache_type", ["list", "stream", "set"])
+def test_collections_keep_a_soft_delete_row_as_a_record(
+    server: RedisServer, r: redis.Redis, cache_type: str
+) -> None:
+    """A CDC delete is an event a list, stream or set keeps (only a sorted set, whose
+    members are found by key and hold no record, has nothing to mark)."""
+    config = server.config(cache_type=cache_type)
+    run_target(
+        config, singer_lines(schema_msg("s", WITH_DELETED, ["id"]), *full_rows(), delete_row(1))
+    )
+    if cache_type == "list":
+        members = r.lrange(":s", 0, -1)
+    elif cache_type == "set":
+        members = sorted(r.smembers(":s"))
+    else:
+        members = [fields["_airbyte_data"] for _, fields in r.xrange(":s")]
+    assert sorted(json.loads(m)["id"] for m in members) == [1, 1, 2]
+    deletes = [json.loads(m) for m in members if "_sdc_deleted_at" in json.loads(m)]
+    assert deletes == [{"id": 1, "_sdc_deleted_at": DELETED_AT}]
