@@ -1,8 +1,10 @@
-"""RedisSink: adapts the SDK's sink hooks to the stream's load method.
+"""RedisSink: the SDK's sink for one stream, handing its records to the stream's plan.
 
-The SDK hands over validated records; the sink turns each into a Row (encoded JSON,
-emitted_at, delete flag, key suffix) on the pending batch, and ``process_batch``
-gives the batch to the load method, which returns once Redis acknowledged it.
+The SDK hands over validated records with the message's own values; the plan turns
+each into a Row (plan.StreamPlan.row) on the pending batch, and ``process_batch``
+gives the batch to the load method. Its pipeline may still be in flight when that
+returns: ``Writer.settle`` reads the replies before any STATE line. An invalid record
+stops the run, or is set aside under ``on_invalid_record`` (target.py).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class SinkHost(t.Protocol):
 
 
 class RedisSink(SeamSink):
-    """Writes one stream's batches to Redis; each batch is one pipeline."""
+    """Writes one stream's batches to Redis; each batch is one pipeline (or ~1 MiB
+    parts of one)."""
 
     MAX_SIZE_DEFAULT = 10000
 
@@ -166,7 +169,8 @@ class RedisSink(SeamSink):
         return bool(self.max_bytes) and pending >= self.max_bytes
 
     def process_batch(self, context: dict) -> None:
-        """Write the batch; return only after Redis acknowledged all of it."""
+        """Write the batch (its replies are read by ``Writer.settle``, before the next
+        STATE line and before any other Redis call)."""
         rows: list[t.Any] | None = context.get("records")
         if rows is None:
             # A drain re-entered (e.g. a signal during a drain) without the batch:
