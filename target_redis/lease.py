@@ -13,6 +13,8 @@ import typing as t
 
 import redis
 
+from target_redis.pipelines import whole_blocks
+
 if t.TYPE_CHECKING:
     from target_redis.retry import Retrier
     from target_redis.rows import Command
@@ -54,16 +56,9 @@ class Fence(t.NamedTuple):
     @staticmethod
     def parts(commands: t.Sequence[Command]) -> list[list[Command]]:
         """``commands`` in runs of about 1 MiB, a script each (one script of a whole
-        batch would be packed, and run by Redis, in one piece)."""
-        parts: list[list[Command]] = [[]]
-        size = 0
-        for command in commands:
-            if size >= _SCRIPT_CHARS:
-                parts.append([])
-                size = 0
-            parts[-1].append(command)
-            size += sum(map(len, command))
-        return parts
+        batch would be packed, and run by Redis, in one piece); a MULTI/EXEC block
+        stays in one script."""
+        return whole_blocks(commands, max_chars=_SCRIPT_CHARS)
 
     def command(self, commands: t.Sequence[Command], mark: str = "", token: str = "") -> Command:
         """One EVAL running ``commands`` (MULTI / EXEC left out: a script is atomic) only

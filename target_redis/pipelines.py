@@ -162,6 +162,30 @@ class PackedPipeline:
 _PART_BYTES = 1 << 20
 
 
+def whole_blocks(
+    commands: t.Sequence[Command], max_commands: int = 0, max_chars: int = 0
+) -> list[list[Command]]:
+    """``commands`` cut into runs of about ``max_commands`` commands or ``max_chars``
+    characters, never inside a MULTI/EXEC block (a block sent in two pieces would not
+    be atomic, and a lost connection between them would leave half of it)."""
+    runs: list[list[Command]] = [[]]
+    size = 0
+    inside = False
+    for command in commands:
+        full = (max_commands and len(runs[-1]) >= max_commands) or (max_chars and size >= max_chars)
+        if full and not inside:
+            runs.append([])
+            size = 0
+        runs[-1].append(command)
+        if max_chars:
+            size += sum(map(len, command))
+        if command[0] == "MULTI":
+            inside = True
+        elif command[0] == "EXEC":
+            inside = False
+    return runs if runs[-1] or len(runs) == 1 else runs[:-1]
+
+
 def packed_parts(commands: t.Sequence[Command]) -> t.Iterator[bytes]:
     """The commands packed by hiredis, joined into parts of about 1 MiB."""
     part: list[bytes] = []

@@ -30,6 +30,7 @@ from target_redis.pipelines import (
     send_packed,
     send_to_cluster,
     split_blocks,
+    whole_blocks,
 )
 from target_redis.redis_reads import ISSUED, Reads
 from target_redis.retry import Retrier
@@ -190,16 +191,15 @@ class Writer(Reads):
             and not transaction
             and not self.wait_replicas
         )
-        starts = range(0, len(commands), _PIPELINE_CHUNK)
-        for start in starts:
-            chunk = commands[start : start + _PIPELINE_CHUNK]
+        chunks = whole_blocks(commands, max_commands=_PIPELINE_CHUNK)
+        for number, chunk in enumerate(chunks, start=1):
             if once is not None:
                 self._run_once(chunk, once, fence)
                 continue
             if fence is not None:
                 chunk = [fence.command(part) for part in fence.parts(chunk)]
                 transaction = False
-            if deferrable and start == starts[-1]:
+            if deferrable and number == len(chunks):
                 send = functools.partial(self._send_deferred, chunk, t.cast("str", defer))
             else:
                 send = functools.partial(self._send, chunk, transaction=transaction)

@@ -3,14 +3,19 @@ per reply, anything else (errors, strings) parsed by hiredis, the first error na
 
 from __future__ import annotations
 
+import typing as t
+
 import hiredis
 import pytest
 import redis
 
+from target_redis import writer as writer_module
 from target_redis.cache_types import ListType
 from target_redis.lease import Fence
 from target_redis.pipelines import SimpleReplies, packed_parts, send_packed
 from target_redis.rows import Row
+from target_redis.server import ServerInfo
+from target_redis.writer import Writer
 
 
 def test_integer_and_status_replies_are_read_in_bulk(r: redis.Redis) -> None:
@@ -76,3 +81,50 @@ def test_an_overwrite_batch_is_fenced_by_scripts_of_about_one_mib() -> None:
         "f",
         "v",
     )
+
+
+def _blocks_whole(runs: list[list[tuple[str, ...]]]) -> bool:
+    """Every MULTI of a run has its EXEC in the same run."""
+    for run in runs:
+        depth = 0
+        for command in run:
+            depth += {"MULTI": 1, "EXEC": -1}.get(command[0], 0)
+            if depth not in (0, 1):
+                return False
+        if depth:
+            return False
+    return True
+
+
+def _replace_blocks(count: int, value: str = "v") -> list[tuple[str, ...]]:
+    commands: list[tuple[str, ...]] = [("SADD", "index", "k")]
+    for i in range(count):
+        key = f"user:{i}"
+        commands += [("MULTI",), ("DEL", key), ("HSET", key, "f", value), ("EXEC",)]
+    return commands
+
+
+def test_a_fenced_multi_block_stays_in_one_script() -> None:
+    """A block cut between two scripts would let a reader see the key deleted, and a
+    lost connection between them would leave it so."""
+    parts = Fence.parts(_replace_blocks(600, "x" * 3000))
+    assert len(parts) > 1
+    assert _blocks_whole(parts)
+
+
+def test_pipeline_chunks_never_cut_a_multi_block(
+    r: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "_PIPELINE_CHUNK", 6)
+    sent: list[list[tuple[str, ...]]] = []
+    send = Writer._send
+
+    def spy(self: Writer, chunk: list[tuple[str, ...]], **kwargs: t.Any) -> t.Any:
+        sent.append(list(chunk))
+        return send(self, chunk, **kwargs)
+
+    monkeypatch.setattr(Writer, "_send", spy)
+    writer = Writer(r, ServerInfo((7, 0)))
+    writer.run(_replace_blocks(5))
+    assert len(sent) > 1 and _blocks_whole(sent)
+    assert [r.hgetall(f"user:{i}") for i in range(5)] == [{"f": "v"}] * 5
