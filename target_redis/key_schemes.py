@@ -8,10 +8,8 @@ record (``keys``).
 - ``single-key``: the whole stream in one key (``N:S``, or a template without
   placeholders), for collection types; a sorted set's members by primary key.
 
-Pure: a batch goes ``prepare`` (rows -> what must be read first) then ``commands``
-(with what was read -> commands). The load method does the reads and the writing.
-Adding a scheme: one class here, its entry in ``KEY_SCHEMES``, and the load methods'
-``choose_scheme`` naming it.
+Pure: ``prepare`` (rows -> what to read first), then ``commands`` (with what was read).
+Adding a scheme: one class and its ``KEY_SCHEMES`` entry, named by a load method.
 """
 
 from __future__ import annotations

@@ -153,21 +153,28 @@ def field_values(record: t.Mapping[str, t.Any]) -> tuple[tuple[str, ...], tuple[
     the null ones."""
     values: list[str] = []
     nulls: list[str] = []
+    add = values.append
     for name, value in record.items():
-        if value is None:
+        kind = type(value)
+        if kind is str:
+            text = value
+        elif value is None:
             nulls.append(name)
             continue
-        if isinstance(value, str):
-            text = value
+        elif kind is bool:
+            text = "true" if value else "false"
+        elif isinstance(value, (int, decimal.Decimal)) and not isinstance(value, bool):
+            text = str(value)  # a Number's str is the tap's text
         elif isinstance(value, bool):
             text = "true" if value else "false"
-        elif isinstance(value, (int, decimal.Decimal)):
-            text = str(value)  # a Number's str is the tap's text
         elif isinstance(value, float):
             text = repr(value)
+        elif isinstance(value, str):
+            text = value
         else:
             text = encode_data(value)
-        values += (name, text)
+        add(name)
+        add(text)
     return tuple(values), tuple(nulls)
 
 

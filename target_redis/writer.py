@@ -13,23 +13,22 @@ import functools
 import itertools
 import logging
 import threading
-import time
 import typing as t
 import uuid
 
 import redis
 from redis.crc import key_slot
 
+from target_redis import cluster_send
 from target_redis.errors import REDIS_ERRORS, TargetRedisError, explain_redis_error
 from target_redis.keys import slot_mate
 from target_redis.lease import Fence, Leases
 from target_redis.pipelines import (
     PackedPipeline,
+    joined_blocks,
     raise_first,
     routing_keys,
     send_packed,
-    send_to_cluster,
-    split_blocks,
     whole_blocks,
 )
 from target_redis.redis_reads import ISSUED, Reads
@@ -45,7 +44,6 @@ _T = t.TypeVar("_T")
 
 _PIPELINE_CHUNK = 25_000
 """Commands per pipeline: a default batch of 10k records (with TTLs) is one."""
-_RESEND_ATTEMPTS = 8
 _SCAN_COUNT = 1000
 MARK_SECONDS = 86_400
 """How long a write's mark (see ``Writer.run`` with ``once``) outlives the write."""
@@ -199,6 +197,8 @@ class Writer(Reads):
             if fence is not None:
                 chunk = [fence.command(part) for part in fence.parts(chunk)]
                 transaction = False
+            elif isinstance(self.client, redis.Redis):
+                chunk = joined_blocks(chunk)
             if deferrable and number == len(chunks):
                 send = functools.partial(self._send_deferred, chunk, t.cast("str", defer))
             else:
@@ -319,42 +319,7 @@ class Writer(Reads):
         once: bool = False,
     ) -> list[t.Any]:
         wait = (self.wait_replicas, self.wait_timeout_ms) if self.wait_replicas else None
-        replies = send_to_cluster(client, chunk, transaction=transaction, wait=wait, values=values)
-        if replies is not None:
-            return replies
-        if once:
-            # It may have been applied (a lost reply): the caller reads its mark first.
-            with contextlib.suppress(redis.RedisError, redis.exceptions.RedisClusterException):
-                client.nodes_manager.initialize()
-            msg = "a batch met a redirection or lost its connection; sending it again"
-            raise redis.exceptions.TryAgainError(msg)
-        if wait:
-            # redis-py's pipeline cannot WAIT on the connections it wrote with: refresh
-            # the slot map and send again (a redirected command did nothing); while
-            # slots keep moving, the retrier takes over.
-            for attempt in range(1, _RESEND_ATTEMPTS + 1):
-                with contextlib.suppress(redis.RedisError, redis.exceptions.RedisClusterException):
-                    client.nodes_manager.initialize()
-                replies = send_to_cluster(
-                    client, chunk, transaction=transaction, wait=wait, values=values
-                )
-                if replies is not None:
-                    return replies
-                time.sleep(0.01 * attempt)
-            msg = "slots are moving or a node is unreachable; resending to WAIT for replicas"
-            raise redis.exceptions.TryAgainError(msg)
-        # redis-py's cluster pipeline: per node as well, follows MOVED / ASK; a MULTI
-        # block of the chunk goes in a transaction of its own.
-        plain, blocks = split_blocks(chunk)
-        for block in blocks:
-            with client.pipeline(transaction=True) as pipe:
-                for command in block:
-                    pipe.execute_command(*command)
-                pipe.execute()
-        with client.pipeline(transaction=transaction) as pipe:
-            for command in plain:
-                pipe.execute_command(*command)
-            return list(pipe.execute())
+        return cluster_send.send(client, chunk, transaction, wait, values=values, once=once)
 
     def swap_in(
         self, temp_key: str, key: str, ttl_seconds: int, fence: Fence | None = None
