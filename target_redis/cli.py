@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import typing as t
 
@@ -68,6 +69,9 @@ def run(
         if test:
             cls.logger.info("Connection check passed.")
         else:
+            # Start-up's objects live as long as the process: collections skip them.
+            gc.freeze()
+            gc.set_threshold(50_000, 20, 20)
             source = file_input or target.message_reader.default_input
             target.listen(t.cast("t.IO[str]", target.stop.guard(source)))
     except Interrupted as stop:

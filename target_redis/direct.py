@@ -82,8 +82,12 @@ class Lane:
     key_properties: tuple[str, ...]
     max_rows: int
     max_bytes: int
-    counter: t.Any
-    """The sink's record counter metric."""
+    increment: t.Callable[[], None]
+    """The sink's record counter metric's."""
+    row: t.Callable[[dict, t.Any, t.Any], t.Any]
+    """The plan's row builder."""
+    check_fields: t.Callable[[dict], None]
+    add_row: t.Callable[[t.Any, dict], None]
     max_age_seconds: float
     """The SDK drains every sink when a record waited this long."""
 
@@ -127,14 +131,14 @@ class DirectRecords:
             for name in lane.key_properties:
                 if name not in record:
                     return False
-            row = sink.plan.row(record, message.time_extracted, record)
+            row = lane.row(record, message.time_extracted, record)
         except Exception:  # the SDK's path raises it, or sets the record aside
             return False
-        sink.check_fields(record)  # _validate_and_parse's warnings
+        lane.check_fields(record)  # _validate_and_parse's warnings
         context = sink.batch_context(record)
         sink.tally_record_read()
-        sink.add_row(row, context)  # process_record
-        lane.counter.increment()
+        lane.add_row(row, context)  # process_record
+        lane.increment()
         if sink.batch_records_read >= lane.max_rows or (
             lane.max_bytes and context["bytes"] >= lane.max_bytes
         ):
@@ -174,7 +178,10 @@ class DirectRecords:
             key_properties=tuple(sink.key_properties or ()),
             max_rows=sink.max_size,
             max_bytes=sink.max_bytes,
-            counter=sink.record_counter_metric,
+            increment=sink.record_counter_metric.increment,
+            row=sink.plan.row,
+            check_fields=sink.check_fields,
+            add_row=sink.add_row,
             max_age_seconds=target.max_record_age_seconds,
         )
 

@@ -75,9 +75,9 @@ class RedisSink(SeamSink):
         self.max_bytes = int(settings.value(self.config, "batch_size_bytes"))
         properties = self.schema["properties"]
         self._known_fields = set(properties)
-        self._warned_dates: set[str] = set()
         self._open_schema = bool(self.schema.get("additionalProperties", False))
         self._date_checks = date_checks(properties)
+        """The date properties not warned about yet."""
         self.progress = target.progress_for(stream_name)
 
     def get_validator(self) -> BaseJSONSchemaValidator | None:
@@ -120,11 +120,11 @@ class RedisSink(SeamSink):
     def _check_dates(self, record: dict) -> None:
         for name, kind, parse in self._date_checks:
             value = record.get(name)
-            if isinstance(value, str) and name not in self._warned_dates:
+            if isinstance(value, str):
                 try:
                     parse(value)
                 except ValueError:
-                    self._warned_dates.add(name)
+                    self._date_checks = tuple(c for c in self._date_checks if c[0] != name)
                     self.logger.warning(
                         "Stream '%s': property '%s' (format %s) has a value that is not "
                         "ISO 8601, e.g. %r; such values are stored as sent (warned once).",
