@@ -129,12 +129,15 @@ class Writer(Reads):
     def reserve_ids(self, counter_key: str, manifest_key: str, count: int) -> int:
         """Advance the counter, and the manifest's record of ids issued (field ``issued``),
         by ``count`` in one pipeline (one slot, one connection: Redis runs them one after
-        the other); return the first id."""
+        the other); return the first id. It does not wait for the replies of a batch
+        still in flight (nothing it reads depends on them): the next batch's commands
+        are built while Redis works on the last one; ``run`` settles before sending."""
         commands = [
             ("INCRBY", counter_key, str(count)),
             ("HINCRBY", manifest_key, ISSUED, str(count)),
         ]
-        replies = self._call(f"reserving ids at {counter_key}", lambda: self._both(commands))
+        what = f"reserving ids at {counter_key}"
+        replies = self.retrier.call(what, lambda: self._both(commands))
         return int(replies[0]) - count + 1
 
     def _both(self, commands: t.Sequence[Command]) -> list[t.Any]:
