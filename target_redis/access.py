@@ -15,6 +15,7 @@ from target_redis.keys import escape_glob, side_key
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
     from target_redis.load_method import LoadMethod
+    from target_redis.rows import Command
     from target_redis.server import ServerInfo
 
 PROBE_STREAM = "__target_redis_check__"
@@ -42,7 +43,7 @@ def needed_commands(
     *,
     replaces: bool = False,
     merge: bool = False,
-) -> list[tuple[str, ...]]:
+) -> list[Command]:
     """The commands (on the probe keys) that a load with this cache type and method runs
     (``replaces``: records are replaced in place in MULTI/EXEC; ``merge``: JSON.MERGE
     for JSON documents)."""
@@ -51,7 +52,7 @@ def needed_commands(
     manifest = (cache.hash_set, manifest_key, "cache_type", "x")
     if not isinstance(cache, RecordType):
         key = record if overwrite else counter  # record: the temp key
-        commands: list[tuple[str, ...]] = [*cache.probe_commands(key), manifest]
+        commands: list[Command] = [*cache.probe_commands(key), manifest]
         if overwrite:
             commands += [("EXISTS", record), ("RENAME", record, counter), ("PERSIST", counter)]
     else:
@@ -139,7 +140,7 @@ def check_write_access(
             for command in [*commands, *([("MULTI",), ("EXEC",)] if transaction else [])]:
                 reply = client.execute_command("ACL", "DRYRUN", username or "default", *command)
                 if reply not in ("OK", b"OK"):
-                    _refuse(command[0], who, where, str(reply))
+                    _refuse(str(command[0]), who, where, str(reply))
             # Permissions are fine; one real write still catches a read-only
             # replica or a server that is out of memory.
             _probe(client, [commands[0]], transaction, delete_command, keys, who, where)
@@ -155,7 +156,7 @@ def check_write_access(
 
 def _probe(
     client: redis.Redis | redis.RedisCluster,
-    commands: list[tuple[str, ...]],
+    commands: list[Command],
     transaction: bool,
     delete_command: str,
     keys: tuple[str, ...],
@@ -181,7 +182,7 @@ def _probe(
                 raise TargetRedisError(msg) from None
             except redis.ResponseError as exc:
                 name = "MULTI" if transaction and "'multi'" in str(exc).lower() else command[0]
-                _refuse(name, who, where, str(exc))
+                _refuse(str(name), who, where, str(exc))
     finally:
         for key in keys:
             # Expire first: a user who may not delete keys still leaves nothing for long.

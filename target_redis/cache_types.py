@@ -273,7 +273,7 @@ def _members(verb: str, key: str, rows: t.Sequence[Row]) -> list[Command]:
     """``verb`` with up to 1000 members, or ~1 MiB of them, a command (a command is
     packed whole: small ones keep the target's peak memory near the batch's size)."""
     commands: list[Command] = []
-    members: list[str] = []
+    members: list[str | bytes] = []
     size = 0
     for row in rows:
         members.append(row.text)

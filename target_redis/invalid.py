@@ -77,7 +77,7 @@ class InvalidRecords:
             at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
             fields = ("line", raw.rstrip(b"\r\n"), "stream", stream, "input_line", str(line_number))
             entry = ("XADD", key, "*", *fields, "reason", reason, "at", at)
-            self.writer.run([entry], once=key)  # type: ignore[list-item]
+            self.writer.run([entry], once=key)
             where = f", kept in {key}"
         self.logger.warning(
             "Input line %d (stream '%s'): invalid record %s%s: %s",

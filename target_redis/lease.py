@@ -63,7 +63,7 @@ class Fence(t.NamedTuple):
     def command(self, commands: t.Sequence[Command], mark: str = "", token: str = "") -> Command:
         """One EVAL running ``commands`` (MULTI / EXEC left out: a script is atomic) only
         while this run holds the lease; with ``mark``, setting it to ``token`` too."""
-        words: list[str] = []
+        words: list[str | bytes] = []
         for command in commands:
             if command[0] not in ("MULTI", "EXEC"):
                 words += [str(len(command)), *command]

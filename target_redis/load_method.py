@@ -213,7 +213,8 @@ class LoadMethod:
             self.writer.run(commands, once=once, fence=self.fence)
         else:
             failed = f"Stream '{self.stream}': writing a batch of {len(rows)} records"
-            self.writer.run(commands, defer=f"{failed} to Redis failed", fence=self.fence)
+            defer = f"{failed} to Redis failed"
+            self.writer.run(commands, defer=defer, fence=self.fence, owner=self.space.key)
         self.wrote(facts.first_id, batch.ids)
         if scheme.indexed:
             return len(batch.entries)

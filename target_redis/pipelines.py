@@ -336,8 +336,9 @@ def _send_and_read(
 
 def routing_keys(chunk: t.Sequence[Command]) -> list[str] | None:
     """The key routing each command (a MULTI/EXEC block goes whole with its commands'
-    key), or None when a command is not one this module routes."""
-    keys: list[str] = []
+    key), or None when a command is not one this module routes. Keys are text (only a
+    record's JSON may be bytes)."""
+    keys: list[t.Any] = []
     for index, command in enumerate(chunk):
         if command[0] == "MULTI" and index + 1 < len(chunk) and len(chunk[index + 1]) > 1:
             keys.append(chunk[index + 1][1])
@@ -379,7 +380,7 @@ def raise_first(chunk: t.Sequence[Command], replies: t.Sequence[t.Any]) -> None:
     for index, (command, reply) in enumerate(zip(chunk, replies, strict=False)):
         if isinstance(reply, redis.ResponseError):
             target = command[1] if len(command) > 1 and command[0] != "EVAL" else ""
-            msg = f"{command[0]} {target}: {reply}"
+            msg = f"{command[0]!s} {target!s}: {reply}"
             raise type(reply)(msg) from None
         if command[0] == "MULTI":
             block = index + 1

@@ -51,6 +51,9 @@ class StreamPlan:
         self.load = load
         self.settings = settings
         self.encode = encode
+        self._encode_plain: t.Callable[[t.Mapping[str, t.Any]], str | bytes] = (
+            rows_module.encode_bytes if encode is rows_module.encode_data else encode
+        )
         self.warn_once = warn_once
         self._row_key: t.Callable[[t.Mapping[str, t.Any]], str | None] | None = None
         self._last_extracted: tuple[t.Any, int] = (None, 0)
@@ -108,14 +111,16 @@ class StreamPlan:
             if row is not None:
                 return row
         row = self._row(record, time_extracted, source)
-        size = len(row.text)
+        text = row.text
         limit = self.settings.max_record_bytes
-        if size * 4 > limit and len(row.text.encode()) > limit:
-            msg = (
-                f"Stream '{self.stream}': a record of {len(row.text.encode())} bytes is "
-                f"larger than Redis accepts (proto-max-bulk-len {limit})."
-            )
-            raise BadInputError(msg)
+        if len(text) * 4 > limit:
+            size = len(text.encode()) if isinstance(text, str) else len(text)
+            if size > limit:
+                msg = (
+                    f"Stream '{self.stream}': a record of {size} bytes is larger than "
+                    f"Redis accepts (proto-max-bulk-len {limit})."
+                )
+                raise BadInputError(msg)
         return row
 
     def plain_row(self, record: dict, time_extracted: t.Any) -> Row | None:
@@ -123,7 +128,7 @@ class StreamPlan:
         delete, far below Redis's size limit); None for any other record."""
         if not self.plain_rows or record.get(DELETED_AT) is not None:
             return None
-        text = self.encode(record)
+        text = self._encode_plain(record)
         if len(text) * 4 > self.settings.max_record_bytes:
             return None
         return Row(text, self.emitted_at(time_extracted))

@@ -16,7 +16,8 @@ import typing as t
 import msgspec
 from singer_sdk.singerlib.json import serialize_json
 
-Command = tuple[str, ...]
+Command = tuple[str | bytes, ...]
+"""A command as sent to Redis: its words (a record's JSON may be UTF-8 bytes)."""
 
 AB_ID = "_airbyte_ab_id"
 EMITTED_AT = "_airbyte_emitted_at"
@@ -76,8 +77,8 @@ class Row:
     """One record on its way to Redis, already encoded (the dict is dropped, so a
     pending batch holds about the record's JSON size, not its Python objects)."""
 
-    text: str
-    """The ``_airbyte_data`` JSON."""
+    text: str | bytes
+    """The ``_airbyte_data`` JSON (UTF-8 bytes on the direct path's plain rows)."""
     emitted_at: int
     """Epoch milliseconds."""
     deleted: bool = False
@@ -120,6 +121,11 @@ _ENCODER = msgspec.json.Encoder(enc_hook=_fallback_encoding, decimal_format="num
 def encode_data(record: t.Mapping[str, t.Any]) -> str:
     """The record as compact UTF-8 JSON: key order kept, Decimals as numbers (msgspec)."""
     return _ENCODER.encode(record).decode()
+
+
+def encode_bytes(record: t.Mapping[str, t.Any]) -> bytes:
+    """As ``encode_data``, as UTF-8 bytes (kept so from the encoder to the socket)."""
+    return _ENCODER.encode(record)
 
 
 def encode_data_plain(record: t.Mapping[str, t.Any]) -> str:

@@ -77,6 +77,8 @@ class Writer(Reads):
         self.wait_timeout_ms = wait_timeout_ms
         self.leases = Leases(client, self.retrier)
         self._pending: list[tuple[PackedPipeline, t.Sequence[Command], str]] = []
+        self._pending_owner: str | None = None
+        """The stream key of the batch in flight (``run`` with ``owner``)."""
         self._settling = threading.Lock()  # sinks may be drained by parallel threads
 
     def _call(self, what: str, operation: t.Callable[[], _T]) -> _T:
@@ -92,6 +94,7 @@ class Writer(Reads):
         threads wait until it is done, so no write overtakes one still unread."""
         with self._settling:
             pending, self._pending = self._pending, []
+            self._pending_owner = None
             failure: TargetRedisError | None = None
             for pipeline, chunk, failed in pending:
                 if failure is not None:
@@ -129,9 +132,13 @@ class Writer(Reads):
     def reserve_ids(self, counter_key: str, manifest_key: str, count: int) -> int:
         """Advance the counter, and the manifest's record of ids issued (field ``issued``),
         by ``count`` in one pipeline (one slot, one connection: Redis runs them one after
-        the other); return the first id. It does not wait for the replies of a batch
-        still in flight (nothing it reads depends on them): the next batch's commands
-        are built while Redis works on the last one; ``run`` settles before sending."""
+        the other); return the first id. It does not wait for the replies of the same
+        stream's batch still in flight (nothing it reads depends on them): the next
+        batch's commands are built while Redis works on the last one, and ``run``
+        settles before sending it. Another stream's batch is settled first, so that a
+        failed batch stops the run before another stream's counter moves."""
+        if self._pending and self._pending_owner != counter_key:
+            self.settle()
         commands = [
             ("INCRBY", counter_key, str(count)),
             ("HINCRBY", manifest_key, ISSUED, str(count)),
@@ -158,6 +165,7 @@ class Writer(Reads):
         defer: str | None = None,
         once: str | None = None,
         fence: Fence | None = None,
+        owner: str | None = None,
     ) -> None:
         """Send commands in pipelines; return once Redis acknowledged all of them
         (and, with ``wait_replicas``, that many replicas did). With ``transaction``,
@@ -179,6 +187,9 @@ class Writer(Reads):
         WAIT, the last chunk's replies are read later, by ``settle``: before any other
         Redis operation of this writer and before a STATE is emitted. The target
         goes on reading input while Redis works.
+
+        ``owner``: the stream key the commands write for (``reserve_ids`` of that
+        stream need not wait for their replies).
 
         Raises the first error reply (after reading every reply of its chunk).
         """
@@ -204,6 +215,7 @@ class Writer(Reads):
                 chunk = joined_blocks(chunk)
             if deferrable and number == len(chunks):
                 send = functools.partial(self._send_deferred, chunk, t.cast("str", defer))
+                self._pending_owner = owner
             else:
                 send = functools.partial(self._send, chunk, transaction=transaction)
             self.retrier.call(f"writing {len(chunk)} commands", send)

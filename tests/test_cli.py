@@ -202,3 +202,20 @@ def test_a_config_file_that_is_not_json_ends_in_one_line(tmp_path: Path, content
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     (error,) = [line for line in proc.stderr.splitlines() if "ERROR" in line]
     assert "Config file could not be read" in error
+
+
+def test_a_failed_batch_stops_the_next_one_of_its_stream(
+    server: RedisServer, r: redis.Redis
+) -> None:
+    # The next batch takes its ids while the failed one's replies are unread (a gap in
+    # the ids, no more), and is never sent.
+    r.set(":s:2", "a string where a hash must go")
+    text = singer_lines(
+        schema_msg("s", {"id": {"type": "integer"}}, ["id"]),
+        *(record_msg("s", {"id": i}) for i in range(1, 5)),
+        state_msg({"s": 4}),
+    )
+    proc = run_cli(server.config(batch_size_rows=2), text)
+    assert_one_clear_error(proc, "Stream 's': writing a batch of 2 records", "WRONGTYPE")
+    assert proc.stdout == ""
+    assert sorted(k for k in r.keys(":s:*")) == [":s:1", ":s:2"]
