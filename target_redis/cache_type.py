@@ -76,7 +76,8 @@ class CacheType:
     ) -> None:
         """Refuse settings this type cannot use: a score field where members have no
         score (or none where they do); a key template for a collection, unless it
-        names the collection's key (``types``: every cache type, for the message)."""
+        names the collection's key; a template without placeholders for records that
+        need a key each (``types``: every cache type, for the message)."""
         types = list(types)
         if cls.scored != bool(score_field):
             scored = next(c.name for c in types if c.scored)
@@ -84,6 +85,13 @@ class CacheType:
                 f"Setting 'score_field'{where} goes with 'cache_type: {scored}' and it "
                 f"needs one; here cache_type is {cls.name} and score_field "
                 f"{score_field or 'unset'}."
+            )
+            raise TargetRedisError(msg)
+        if template is not None and not cls.single_key and template.literal is not None:
+            msg = (
+                f"Setting 'key_template'{where} ({template.text!r}) has no placeholder: every "
+                f"record would overwrite key {template.literal!r}, and a delete row would be "
+                "laid over another record. Add a placeholder, such as 'user:{id}'."
             )
             raise TargetRedisError(msg)
         if template is not None and cls.single_key:

@@ -79,8 +79,9 @@ SCHEMA = th.PropertiesList(
             "`order:{customer_id}:{order_no}` (the namespace is not prepended; `{{` and "
             "`}}` are literal braces). With one placeholder the value is used as it is; "
             "with several, `\\` and `:` are escaped in each and a `:` must separate them. "
-            "For `upsert` and `overwrite`; with `cache_type: sorted_set`, a template "
-            "without placeholders names the stream's key."
+            "For `upsert` and `overwrite`, with at least one placeholder; with "
+            "`cache_type: sorted_set`, a template without placeholders names the "
+            "stream's key."
         ),
     ),
     th.Property(

@@ -212,6 +212,14 @@ REFUSED = [
         "key_template' ('user:{id}'): keys built from values need upsert",
     ),
     ({"key_template": "u:{id}", "cache_type": "list"}, "cache_type list keeps a stream in one key"),
+    (
+        {"key_template": "board", "load_method": "upsert"},
+        "('board') has no placeholder: every record would overwrite key 'board'",
+    ),
+    (
+        {"key_template": "board", "load_method": "overwrite", "cache_type": "json"},
+        "('board') has no placeholder",
+    ),
     ({"key_template": "u:{id}{name}", "load_method": "upsert"}, "put a ':' between placeholders"),
     (
         {"key_template": "u:{nope}", "load_method": "upsert"},
