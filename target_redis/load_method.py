@@ -331,8 +331,7 @@ class LoadMethod:
         deleted_at = datetime.datetime.now(tz=datetime.timezone.utc).isoformat()
         touched = 0
         for indexed, chunk in self.owned_chunks(cache.redis_type):
-            whole = record_format.reads_whole_record(cache)
-            stored = self.writer.read_versions(chunk, cache, whole=whole)
+            stored = self.writer.read_versions(chunk, cache, whole=record_format.versions_in_json)
             commands: list[Command] = []
             deleted: list[str] = []
             for key, record in zip(chunk, stored, strict=True):

@@ -208,6 +208,8 @@ def joined_blocks(commands: t.Sequence[Command], max_commands: int = 1000) -> li
     """Adjacent MULTI/EXEC blocks joined into blocks of up to about ``max_commands``
     (one server: each key stays atomic, and Redis runs two commands fewer per block).
     Not for a cluster, where a block must keep to one slot."""
+    if ("MULTI",) not in commands:  # a scan in C: most batches have no block
+        return list(commands)
     joined: list[Command] = []
     size = 0
     for command in commands:

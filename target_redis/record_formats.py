@@ -16,7 +16,7 @@ import typing as t
 from target_redis.rows import DELETED_AT
 
 if t.TYPE_CHECKING:
-    from target_redis.cache_types import CacheType, RecordType
+    from target_redis.cache_types import RecordType
     from target_redis.rows import Command
 
 
@@ -31,6 +31,8 @@ class RecordFormat:
     """Rows carry each property as a field (rows.Row.fields)."""
     cache_types: t.ClassVar[frozenset[str] | None] = None
     """The cache types it shapes (None: all); for the others a stream is ``airbyte``."""
+    versions_in_json: t.ClassVar[bool] = True
+    """ACTIVATE_VERSION reads a stored record's JSON (else two hash fields)."""
 
     @classmethod
     def for_cache(cls, cache_type: str) -> type[RecordFormat]:
@@ -44,10 +46,6 @@ class RecordFormat:
     ) -> list[Command]:
         """Mark the stored ``record`` at ``key`` deleted (ACTIVATE_VERSION)."""
         raise NotImplementedError
-
-    def reads_whole_record(self, cache: CacheType) -> bool:
-        """Whether ACTIVATE_VERSION reads the stored record's JSON (else two fields)."""
-        return True
 
 
 class Airbyte(RecordFormat):
@@ -71,16 +69,13 @@ class Fields(RecordFormat):
     summary = "`fields` (a field per property)"
     field_values = True
     cache_types = frozenset({"hash", "stream"})
+    versions_in_json = False
 
     def retire_commands(
         self, cache: RecordType, key: str, record: dict, deleted_at: str, encode: t.Any
     ) -> list[Command]:
         """``_sdc_deleted_at`` set as a field."""
         return [("HSET", key, DELETED_AT, deleted_at)]
-
-    def reads_whole_record(self, cache: CacheType) -> bool:
-        """Only ``_sdc_table_version`` and ``_sdc_deleted_at`` are read."""
-        return False
 
 
 RECORD_FORMATS: dict[str, type[RecordFormat]] = {cls.name: cls for cls in (Airbyte, Fields)}

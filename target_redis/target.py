@@ -389,8 +389,3 @@ class TargetRedis(SeamTarget):
         """Run the target; expected failures end with one clear line and exit 1."""
         cls.about_or_continue(about=about, about_format=about_format)
         cli.run(cls, config, file_input, test=test)
-
-
-def input_line(target: TargetRedis | None) -> int:
-    """The input line ``target`` was reading (0 before it read one)."""
-    return target.input_line if target is not None else 0

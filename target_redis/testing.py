@@ -33,7 +33,7 @@ def load(
     """Load ``lines`` through ``client`` with ``config``; return the STATE values emitted,
     in order."""
     from target_redis.errors import EXPECTED_ERRORS, LoadError, describe_failure
-    from target_redis.target import TargetRedis, input_line  # the SDK loads only when used
+    from target_redis.target import TargetRedis  # the SDK loads only when used
 
     states: list[dict[str, t.Any]] = []
     target = TargetRedis(
@@ -51,7 +51,7 @@ def load(
             target.process_lines(t.cast("t.IO[str]", _as_lines(lines)))
         target.process_endofpipe()
     except EXPECTED_ERRORS as exc:
-        raise LoadError(describe_failure(exc, input_line(target))) from exc
+        raise LoadError(describe_failure(exc, target.input_line)) from exc
     finally:
         target.close()
     return states
