@@ -243,6 +243,12 @@ def test_a_stop_signal_while_a_reply_stalls_exits_promptly(
         config = fast_config(proxy, socket_timeout_seconds=60)
         run = LiveRun(config, stream_lines(range(1, 1001)), chunk=100, hold_after=500)
         run.wait_for_states(1)
+        # Fed up to the hold and read: records since the last drain are pending (a
+        # signal right after a checkpoint would find nothing to write, nothing to stall).
+        deadline = time.monotonic() + 30
+        while run.fed < 500 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        run.wait_until_reading()
         proxy.stall_replies(60)  # requests go through, no reply comes back
         started = time.monotonic()
         run.process.send_signal(signal.SIGTERM)
