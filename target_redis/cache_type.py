@@ -60,10 +60,18 @@ class CacheType:
             keep_ttl=server.has_keepttl,
         )
 
+    search_on: t.ClassVar[str | None] = None
+    """What a search index over its keys is ``ON`` (``HASH``, ``JSON``); None: none."""
+
     @classmethod
     def can_merge(cls, field_values: bool) -> bool:
         """Whether ``on_update: merge`` can lay a record over the stored one
         (``field_values``: ``record_format: fields``)."""
+        return False
+
+    @classmethod
+    def searchable(cls, field_values: bool) -> bool:
+        """Whether a search index can read its records' values (``search_index``)."""
         return False
 
     @classmethod

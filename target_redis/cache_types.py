@@ -39,9 +39,16 @@ class HashType(RecordType):
     replaces_in_place = True
     airbyte_ids = True
 
+    search_on = "HASH"
+
     @classmethod
     def can_merge(cls, field_values: bool) -> bool:
         """A hash of fields merges in Redis (HSET + HDEL of the nulls)."""
+        return field_values
+
+    @classmethod
+    def searchable(cls, field_values: bool) -> bool:
+        """A hash of fields (not Airbyte's JSON in one field)."""
         return field_values
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
@@ -130,9 +137,16 @@ class JsonType(RecordType):
     merges_in_place = True
     doubles = True
 
+    search_on = "JSON"
+
     @classmethod
     def can_merge(cls, field_values: bool) -> bool:
         """JSON.MERGE."""
+        return True
+
+    @classmethod
+    def searchable(cls, field_values: bool) -> bool:
+        """Any document."""
         return True
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:

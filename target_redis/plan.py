@@ -23,6 +23,8 @@ if t.TYPE_CHECKING:
     from target_redis.key_schemes import KeyScheme
     from target_redis.load_method import LoadMethod
     from target_redis.record_formats import RecordFormat
+    from target_redis.search_fields import Companions
+    from target_redis.search_index import SearchIndex
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +48,14 @@ class StreamPlan:
         settings: RowSettings,
         encode: t.Callable[[t.Mapping[str, t.Any]], str],
         warn_once: t.Callable[..., None],
+        search: SearchIndex | None = None,
     ) -> None:
-        """Nothing is read until ``start``."""
+        """Nothing is read until ``start``; ``search``: the stream's ``search_index``."""
         self.load = load
+        self.search = search
+        self.companions: Companions | None = None
+        """Values beside a record's own that a search index reads."""
+        self._fields: t.Any = load.setup.record_format.field_values
         self.settings = settings
         self.encode = encode
         self._encode_plain: t.Callable[[t.Mapping[str, t.Any]], str | bytes] = (
@@ -93,12 +100,29 @@ class StreamPlan:
         self.load.start()
         scheme = self.load.scheme
         self._row_key = scheme.row_key if scheme.keyed_by_record else None
+        self.schema(properties)
         self.plain_rows = (
             self._row_key is None
             and not self.record_format.field_values
             and not score
             and not self.cache.doubles
+            and not self.companions
         )
+
+    def schema(self, properties: t.Mapping[str, t.Any]) -> None:
+        """At each SCHEMA of the stream (its first: once started): its search index
+        made to match, and the values its records get for it."""
+        if self.search is None or self.cache.search_on is None:
+            return
+        template = self.load.setup.template
+        if template is not None and template.placeholders:
+            prefix = template.prefix
+        else:
+            prefix = self.load.space.key + ":"
+        companions = self.search.schema(properties, self.cache.search_on, prefix)
+        self.companions = companions or None
+        vectors = companions.vectors and self.record_format.field_values
+        self._fields = companions.field_values if vectors else self.record_format.field_values
 
     # Rows
 
@@ -143,13 +167,15 @@ class StreamPlan:
             record[DELETED_AT] = deleted_at
         if self.cache.doubles:
             record = self._inexact_numbers(record)
+        if self.companions is not None:
+            record = self.companions.apply(record)
         return rows_module.make_row(
             record,
             self.emitted_at(time_extracted),
             deleted=deleted,
             pk=self._row_key(record) if self._row_key is not None else None,
             encode=self.encode,
-            fields=self.record_format.field_values,
+            fields=self._fields,
             score=self.score(record, deleted=deleted) if self.settings.score_field else None,
         )
 

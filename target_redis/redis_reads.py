@@ -9,6 +9,7 @@ import typing as t
 
 import redis
 
+from target_redis.errors import REDIS_ERRORS, TargetRedisError, explain_redis_error
 from target_redis.lease import Lease, Leases
 from target_redis.rows import DELETED_AT, decode_json
 
@@ -60,6 +61,14 @@ class Reads:
 
     def _call(self, what: str, operation: t.Callable[[], _T]) -> _T:
         raise NotImplementedError
+
+    def call(self, what: str, *command: str) -> t.Any:
+        """One command's reply (after settling, with retries); TargetRedisError saying
+        ``what`` failed when Redis refuses it."""
+        try:
+            return self._call(what, lambda: self.client.execute_command(*command))
+        except REDIS_ERRORS as exc:
+            raise TargetRedisError(f"{what}: {explain_redis_error(exc)}") from exc
 
     def read_values(self, keys: t.Sequence[str], cache: RecordType) -> list[str | None]:
         """The stored record JSON at each key (per-record cache types), in one pipeline."""

@@ -86,12 +86,14 @@ class Row:
     """Encoded primary key (load methods that key records by it)."""
     data: dict[str, t.Any] | None = None
     """The record itself, kept only for delete rows (they may need merging)."""
-    fields: tuple[str, ...] | None = None
+    fields: tuple[str | bytes, ...] | None = None
     """``record_format: fields``: name, value, name, value... of the non-null properties."""
     nulls: tuple[str, ...] = ()
     """``record_format: fields``: the properties that are null (a merge removes them)."""
     score: str | None = None
     """``cache_type: sorted_set``: the member's score."""
+    shape: FieldShape | None = None
+    """``record_format: fields``: how the record became ``fields`` (merges remake it)."""
 
     def record(self) -> dict[str, t.Any]:
         """The record as a dict (decoded again if it was dropped)."""
@@ -141,16 +143,23 @@ def make_row(
     deleted: bool = False,
     pk: str | None = None,
     encode: t.Callable[[t.Mapping[str, t.Any]], str] = encode_data,
-    fields: bool = False,
+    fields: bool | FieldShape | None = False,
     score: str | None = None,
 ) -> Row:
-    """A Row for ``record``; the dict is kept only for a delete row. With ``fields``,
-    the row also holds each property as a hash field (``record_format: fields``)."""
+    """A Row for ``record``; the dict is kept only for a delete row. With ``fields``
+    (True: ``field_values``; or a function like it), the row also holds each property
+    as a hash field (``record_format: fields``)."""
     row = Row(encode(record), emitted_at, deleted, pk, record if deleted else None)
     row.score = score
     if fields:
-        row.fields, row.nulls = field_values(record)
+        shape = field_values if fields is True else fields
+        row.fields, row.nulls = shape(record)
+        row.shape = shape
     return row
+
+
+FieldShape = t.Callable[[t.Mapping[str, t.Any]], tuple[tuple[str | bytes, ...], tuple[str, ...]]]
+"""A record -> (name, value, name, value..., null names): ``field_values`` or one like it."""
 
 
 def field_values(record: t.Mapping[str, t.Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -227,7 +236,7 @@ def plan_upsert(
                 {**previous.row.record(), **row.record()},
                 row.emitted_at,
                 pk=pk,
-                fields=row.fields is not None,
+                fields=row.shape,
             )
             plan[pk] = UpsertEntry(merged, previous.merge_stored)
         elif not row.deleted:
@@ -240,7 +249,7 @@ def plan_upsert(
                 row.emitted_at,
                 deleted=True,
                 pk=pk,
-                fields=row.fields is not None,
+                fields=row.shape,
             )
             plan[pk] = UpsertEntry(merged, previous.merge_stored)
         else:
@@ -260,7 +269,7 @@ def merge_into_stored(stored_data: str | None, row: Row) -> Row:
         row.emitted_at,
         deleted=True,
         pk=row.pk,
-        fields=row.fields is not None,
+        fields=row.shape,
     )
 
 

@@ -19,6 +19,7 @@ from singer_sdk import typing as th
 from target_redis.cache_types import CACHE_TYPES as _CACHE_CLASSES
 from target_redis.connection_settings import CONNECTION, TRANSPORT
 from target_redis.load_methods import LOAD_METHODS as _LOAD_CLASSES
+from target_redis.search_fields import SETTING_SCHEMA as _SEARCH_INDEX
 
 LOAD_METHODS = list(_LOAD_CLASSES)
 CACHE_TYPES = list(_CACHE_CLASSES)
@@ -133,6 +134,12 @@ SCHEMA = th.PropertiesList(
             "`cache_type: stream`: trim to about this many entries (`XADD MAXLEN ~`). "
             "0: no trimming."
         ),
+    ),
+    th.Property(
+        "search_index",
+        th.CustomType(_SEARCH_INDEX),
+        default=False,
+        description=_SEARCH_INDEX["description"],
     ),
     th.Property(
         "load_method",
@@ -279,6 +286,7 @@ STREAM_SETTINGS = (
     "hard_delete",
     "ttl_seconds",
     "stream_maxlen",
+    "search_index",
 )
 """The settings ``streams`` may override per stream."""
 

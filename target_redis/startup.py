@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import logging
@@ -71,6 +72,39 @@ def check_wait(connection: Connection, config: t.Mapping[str, t.Any]) -> None:
             f"{connection.where} has no WAIT command ({exc}); set it to 0."
         )
         raise TargetRedisError(msg) from None
+
+
+def check_search(
+    connection: Connection, shapes: list[StreamSettings], username: str | None
+) -> None:
+    """``search_index`` (with ``create``) needs the search module's FT.* commands, and
+    the user's leave to run them."""
+    if not any(s.search and s.search.create and stream_settings.searchable(s) for s in shapes):
+        return
+    client, where = connection.client, connection.where
+    try:
+        client.execute_command("FT._LIST")
+    except redis.ResponseError as exc:
+        if "unknown command" in str(exc).lower():
+            msg = (
+                "Setting 'search_index' needs the search module (RediSearch: FT.CREATE), "
+                f"which {connection.server.label} at {where} does not have; use Redis Stack, "
+                "Redis 8, or set search_index's 'create: false'."
+            )
+            raise TargetRedisError(msg) from None
+        raise
+    if connection.server.version < (7, 0):
+        return
+    for command in ("FT.CREATE", "FT.ALTER", "FT.DROPINDEX", "FT._LIST"):
+        with contextlib.suppress(redis.ResponseError):  # may not run ACL: FT.* will say
+            reply = client.execute_command("ACL", "DRYRUN", username or "default", command, "x")
+            if reply not in ("OK", b"OK"):
+                who = f"user '{username}'" if username else "the default user"
+                msg = (
+                    f"Redis at {where}: {who} may not run {command}, which search_index "
+                    f"needs ({' '.join(str(reply).split())})."
+                )
+                raise TargetRedisError(msg)
 
 
 def check_access(
@@ -156,6 +190,7 @@ def check_server(
         check_wait(connection, config)
         check_fakeredis(connection, shapes, config)
         how = check_access(connection, writer, shapes, config)
+        check_search(connection, shapes, endpoint(config).username)
     except BaseException:
         connection.close()
         raise

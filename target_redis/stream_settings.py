@@ -17,6 +17,8 @@ from target_redis.cache_types import CACHE_TYPES
 from target_redis.errors import TargetRedisError
 from target_redis.load_methods import LOAD_METHODS
 from target_redis.record_formats import RECORD_FORMATS
+from target_redis.search_fields import SearchSettings
+from target_redis.search_fields import parse as parse_search
 from target_redis.templates import KeyTemplate
 
 if t.TYPE_CHECKING:
@@ -46,6 +48,8 @@ class StreamSettings:
     hard_delete: bool
     ttl_seconds: int
     stream_maxlen: int
+    search: SearchSettings | None = None
+    """``search_index``."""
 
     @property
     def cache_class(self) -> type[CacheType]:
@@ -86,6 +90,7 @@ def _settings(config: t.Mapping[str, t.Any], where: str) -> StreamSettings:
         hard_delete=bool(settings.value(config, "hard_delete")),
         ttl_seconds=int(settings.value(config, "ttl_seconds")),
         stream_maxlen=int(settings.value(config, "stream_maxlen")),
+        search=parse_search(settings.value(config, "search_index"), where),
     )
 
 
@@ -104,16 +109,63 @@ def for_stream(config: t.Mapping[str, t.Any], stream: str) -> StreamSettings:
 def entries(config: t.Mapping[str, t.Any]) -> list[StreamSettings]:
     """The top-level settings and every ``streams`` entry, each checked."""
     found = [_settings(config, "")]
+    searched_here = [False]
     for name, overrides in (config.get("streams") or {}).items():
         found.append(_settings({**config, **overrides}, f" (streams '{name}')"))
+        searched_here.append("search_index" in overrides)
     namespaces = sorted({each.namespace for each in found})
-    for each in found:
+    for each, here in zip(found, searched_here, strict=True):
         parsed = template(each)
         each.method_class.check(each.cache_class, parsed, each.where)
         each.cache_class.check(each.score_field, parsed, each.where, CACHE_TYPES.values())
         _check_merge(each)
         _check_template_prefix(each, namespaces)
+        _check_search(each, config, refuse_shape=here)
     return found
+
+
+def searchable(each: StreamSettings) -> bool:
+    """``search_index`` applies: ``record_format: fields`` hashes, JSON documents."""
+    return each.cache_class.searchable(each.format_class.field_values)
+
+
+def _check_search(
+    each: StreamSettings, config: t.Mapping[str, t.Any], *, refuse_shape: bool
+) -> None:
+    """``search_index`` set on a shape it applies to needs an index prefix of the
+    stream's own and numbers an index reads; on other shapes it is refused where a
+    ``streams`` entry sets it (and skipped, with a line, where it comes from the top)."""
+    search = each.search
+    if search is None:
+        return
+    if not searchable(each):
+        if not refuse_shape:
+            return
+        why = (
+            f"it applies to 'record_format: fields' hashes and 'cache_type: json', not "
+            f"cache_type {each.cache_type} with record_format {each.record_format}"
+        )
+    elif each.json_inexact_numbers == "string" and each.cache_class.doubles:
+        why = (
+            "with 'json_inexact_numbers: string' a number may be stored as text, which a "
+            "NUMERIC attribute cannot index (the document would drop out of the index)"
+        )
+    elif search.create and settings.value(config, "cluster_mode"):
+        why = (
+            "a cluster's search indexes are per node (Redis Stack) or need Redis Query "
+            "Engine's cluster support; not in cluster_mode (or use create: false)"
+        )
+    else:
+        parsed = template(each)
+        if parsed is None or not parsed.placeholders or parsed.prefix.endswith(":"):
+            return
+        why = (
+            f"key_template {each.key_template!r}: an index selects keys by prefix, so the "
+            "template's text before its first placeholder must end with ':' (such as "
+            "'user:{id}')"
+        )
+    msg = f"Setting 'search_index'{each.where}: {why}."
+    raise TargetRedisError(msg)
 
 
 def template(each: StreamSettings) -> KeyTemplate | None:

@@ -37,12 +37,15 @@ from target_redis.plan import RowSettings, StreamPlan
 from target_redis.progress import Progress
 from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader, stream_name
 from target_redis.sdk_seam import ConfigInput, SeamTarget
+from target_redis.search_index import SearchIndex
 from target_redis.sinks import RedisSink
 from target_redis.stopping import StopControl
 from target_redis.validation import check_references
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
+
+    from target_redis.stream_settings import StreamSettings
 
 
 BATCH_LINE = "__target_redis_batch_line__"
@@ -108,6 +111,8 @@ class TargetRedis(SeamTarget):
         self.encode = rows.encode_data if self.fast_path else rows.encode_data_plain
         self._progress: dict[str, Progress] = {}
         self.plans: dict[str, StreamPlan] = {}
+        self._index_prefixes: dict[str, str] = {}
+        """The key prefixes this run's search indexes select, with their streams."""
         self._known_streams: dict[str, set[str]] = {}
         self._warned: set[str] = set()
         self.invalid = InvalidRecords(
@@ -291,6 +296,7 @@ class TargetRedis(SeamTarget):
         """The stream's plan for this run (one per stream, shared by its sinks), started
         at its first SCHEMA: manifest read, key scheme chosen, conflicts refused."""
         if stream in self.plans:
+            self.plans[stream].schema(properties)
             return self.plans[stream]
         each = stream_settings.for_stream(self.config, stream)
         setup = StreamSetup(
@@ -315,7 +321,11 @@ class TargetRedis(SeamTarget):
             max_record_bytes=self.connection.server.max_bulk_bytes,
         )
         plan = StreamPlan(
-            load_method_for(each.load_method, setup), row_settings, self.encode, self.warn_once
+            load_method_for(each.load_method, setup),
+            row_settings,
+            self.encode,
+            self.warn_once,
+            self._search_for(each, setup),
         )
         self.plans[stream] = plan
         try:
@@ -324,6 +334,20 @@ class TargetRedis(SeamTarget):
             msg = f"Stream '{stream}': reading its manifest failed: {exc}"
             raise TargetRedisError(msg) from exc
         return plan
+
+    def _search_for(self, each: StreamSettings, setup: StreamSetup) -> SearchIndex | None:
+        """The stream's search index (``search_index``), where it applies."""
+        if each.search is None:
+            return None
+        if not stream_settings.searchable(each):
+            self.logger.info(
+                "Stream '%s': search_index skipped (cache_type %s, record_format %s).",
+                setup.space.stream,
+                each.cache_type,
+                each.record_format,
+            )
+            return None
+        return SearchIndex(each.search, setup.space, self.writer, self.logger, self._index_prefixes)
 
     def loads(self) -> list[LoadMethod]:
         """Every stream's load method in this run."""
