@@ -23,8 +23,8 @@ if t.TYPE_CHECKING:
     from target_redis.key_schemes import KeyScheme
     from target_redis.load_method import LoadMethod
     from target_redis.record_formats import RecordFormat
-    from target_redis.search_fields import Companions
     from target_redis.search_index import SearchIndex
+    from target_redis.search_values import Companions
 
 
 @dataclasses.dataclass(frozen=True)

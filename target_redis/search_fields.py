@@ -1,6 +1,6 @@
 """RediSearch indexes from a stream's Singer schema (the ``search_index`` setting): the
-setting itself, the index's attributes, and the companion values records get so an
-index can use them. Pure, no I/O (search_index.py creates the index).
+index's attributes, and which companion values (search_values.py) records get. Pure,
+no I/O (search_index.py creates the index).
 
 A property becomes an attribute queried by its own name (``@amount``): integers and
 numbers NUMERIC SORTABLE; booleans TAG; dates and date-times NUMERIC SORTABLE over a
@@ -15,150 +15,19 @@ array in a document.
 from __future__ import annotations
 
 import dataclasses
-import decimal
 import re
-import struct
 import typing as t
 
-from target_redis.errors import RejectedRecord, TargetRedisError
-from target_redis.rows import date_ms, field_values
+from target_redis.errors import TargetRedisError
+from target_redis.search_settings import FLAGS, KINDS, SearchSettings, Vector
+from target_redis.search_values import Companions
 
 DATE_SUFFIX = "__epoch_ms"
 TAGS_SUFFIX = "__tags"
 SHORT_STRING = 64
 """A string with a ``maxLength`` up to this is a TAG (a code, an id), else TEXT."""
-KINDS = ("TEXT", "TAG", "NUMERIC")
-FLAGS = ("SORTABLE", "NOINDEX")
-DISTANCES = ("L2", "IP", "COSINE")
-ALGORITHMS = ("FLAT", "HNSW")
 SCALARS = frozenset({"string", "integer", "number", "boolean"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-SETTING_SCHEMA: dict[str, t.Any] = {
-    "type": ["boolean", "object", "null"],
-    "properties": {
-        "create": {"type": "boolean"},
-        "name": {"type": "string"},
-        "tag_separator": {"type": "string", "minLength": 1, "maxLength": 1},
-        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-        "vectors": {
-            "type": "object",
-            "additionalProperties": {
-                "type": "object",
-                "properties": {
-                    "dim": {"type": "integer", "minimum": 1},
-                    "distance": {"type": "string", "enum": list(DISTANCES)},
-                    "algorithm": {"type": "string", "enum": list(ALGORITHMS)},
-                },
-                "required": ["dim"],
-                "additionalProperties": False,
-            },
-        },
-    },
-    "additionalProperties": False,
-    "description": (
-        "`true`: at the stream's SCHEMA, create (or extend) a RediSearch index over its "
-        "keys, `ON HASH` for `record_format: fields` hashes and `ON JSON` for `cache_type: "
-        "json`, named `idx:<stream>` (`idx:<namespace>:<stream>` with a namespace), and "
-        "write values an index can use beside each record's own: dates as epoch "
-        "milliseconds in `<name>__epoch_ms`, a hash's arrays of scalars joined in "
-        "`<name>__tags`. Attributes are queried by the property's name: integers and "
-        "numbers NUMERIC SORTABLE, booleans TAG, dates NUMERIC SORTABLE (epoch ms), "
-        "arrays of scalars TAG, strings TAG with an `enum` or a `maxLength` up to 64, "
-        "else TEXT; a document's objects by their scalar leaves (`@address_city`). An "
-        "object instead sets `create` (false: write the values, leave the index to you), "
-        "`name`, `tag_separator` (one character, default `,`; a value holding it is an "
-        "invalid record), `fields` (per property: `TEXT`, `TAG`, `NUMERIC`, each "
-        "optionally with `SORTABLE` / `NOINDEX`, or `skip`) and `vectors` (per property: "
-        '`{"dim": 384, "distance": "COSINE", "algorithm": "HNSW"}`; distance L2, IP or '
-        "COSINE, algorithm FLAT or HNSW). Needs the search module and a prefix of the "
-        "stream's own (its `N:S:` keys, or a `key_template` whose text before the first "
-        "placeholder ends with `:`); not in `cluster_mode`."
-    ),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Vector:
-    """A property stored and indexed as a vector."""
-
-    dim: int
-    distance: str = "COSINE"
-    algorithm: str = "HNSW"
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchSettings:
-    """A stream's ``search_index``."""
-
-    create: bool = True
-    name: str = ""
-    separator: str = ","
-    fields: t.Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
-    """Per-property overrides: ``("TAG", "SORTABLE")``, ``()`` to skip it."""
-    vectors: t.Mapping[str, Vector] = dataclasses.field(default_factory=dict)
-
-    def index_name(self, namespace: str, stream: str) -> str:
-        """``name``, else ``idx:<stream>`` or ``idx:<namespace>:<stream>``."""
-        if self.name:
-            return self.name
-        return f"idx:{namespace}:{stream}" if namespace else f"idx:{stream}"
-
-
-def parse(value: t.Any, where: str) -> SearchSettings | None:
-    """The ``search_index`` setting (``true``, ``false``, or an object); one line
-    naming the setting for what cannot work."""
-    if value is None or value is False or value == {}:
-        return None
-    if value is True:
-        return SearchSettings()
-    if not isinstance(value, t.Mapping):
-        _refuse(where, f"expected true, false or an object, not {value!r}")
-    overrides = {}
-    for name, text in (value.get("fields") or {}).items():
-        overrides[name] = _override(str(text), name, where)
-    vectors = {}
-    for name, spec in (value.get("vectors") or {}).items():
-        dim = spec.get("dim") if isinstance(spec, t.Mapping) else None
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-            _refuse(where, f"vector '{name}' needs 'dim', a positive integer")
-        distance = str(spec.get("distance", "COSINE")).upper()
-        algorithm = str(spec.get("algorithm", "HNSW")).upper()
-        if distance not in DISTANCES or algorithm not in ALGORITHMS:
-            _refuse(where, f"vector '{name}': distance L2, IP or COSINE, algorithm FLAT or HNSW")
-        vectors[name] = Vector(dim, distance, algorithm)
-    separator = str(value.get("tag_separator", ","))
-    if len(separator) != 1:
-        _refuse(where, f"tag_separator must be one character, not {separator!r}")
-    return SearchSettings(
-        create=bool(value.get("create", True)),
-        name=str(value.get("name") or ""),
-        separator=separator,
-        fields=overrides,
-        vectors=vectors,
-    )
-
-
-def _override(text: str, name: str, where: str) -> tuple[str, ...]:
-    words = tuple(text.upper().split())
-    if words == ("SKIP",):
-        return ()
-    kinds = [w for w in words if w in KINDS]
-    if not words or len(kinds) > 1 or any(w not in KINDS + FLAGS for w in words):
-        _refuse(
-            where,
-            f"fields '{name}': {text!r} is not TEXT, TAG or NUMERIC (optionally with "
-            "SORTABLE / NOINDEX), nor skip",
-        )
-    return words
-
-
-def _refuse(where: str, why: str) -> t.NoReturn:
-    msg = f"Setting 'search_index'{where}: {why}."
-    raise TargetRedisError(msg)
-
-
-# The index's attributes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -355,87 +224,3 @@ def _leaves(
                 source = _path(path) + ("[*]" if kinds == {"array"} else "")
                 found.append((Attribute(source, attribute_name, inferred), ""))
     return found
-
-
-# Companion values
-
-
-@dataclasses.dataclass(frozen=True)
-class Companions:
-    """The values a record gets beside its own so an index can use them."""
-
-    stream: str
-    dates: tuple[tuple[str, str], ...] = ()
-    """(property, companion): epoch milliseconds of a date / date-time."""
-    tags: tuple[tuple[str, str], ...] = ()
-    """(property, companion): a hash's array of scalars joined by ``separator``."""
-    separator: str = ","
-    vectors: t.Mapping[str, Vector] = dataclasses.field(default_factory=dict)
-    json: bool = False
-
-    def __bool__(self) -> bool:
-        return bool(self.dates or self.tags or self.vectors)
-
-    def apply(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        """The record with its companions (a null or absent property's is null or
-        absent); RejectedRecord for a value an index cannot use."""
-        extra: dict[str, t.Any] = {}
-        for name, companion in self.dates:
-            if name in record:
-                extra[companion] = self._date(name, record[name])
-        for name, companion in self.tags:
-            if name in record:
-                extra[companion] = self._tags(name, record[name])
-        for name, vector in self.vectors.items():
-            if record.get(name) is not None:
-                self._check_vector(name, record[name], vector.dim)
-        return {**record, **extra} if extra else record
-
-    def _date(self, name: str, value: t.Any) -> int | None:
-        if value is None:
-            return None
-        try:
-            if not isinstance(value, str):
-                raise ValueError
-            return date_ms(value)
-        except ValueError:
-            self._reject(name, f"holds {str(value)[:40]!r}, not a date or date-time")
-
-    def _tags(self, name: str, value: t.Any) -> str | None:
-        if not value:
-            return None
-        if not isinstance(value, list):
-            self._reject(name, "is not an array")
-        texts = field_values({str(i): v for i, v in enumerate(value) if v is not None})[0][1::2]
-        for text in texts:
-            if self.separator in text:
-                self._reject(
-                    name, f"holds {text[:40]!r}, which contains tag_separator {self.separator!r}"
-                )
-        return self.separator.join(texts) or None
-
-    def _check_vector(self, name: str, value: t.Any, dim: int) -> None:
-        if not isinstance(value, list) or len(value) != dim:
-            self._reject(name, f"is not an array of {dim} numbers (its vector's dim)")
-        for item in value:
-            if isinstance(item, bool) or not isinstance(item, (int, float, decimal.Decimal)):
-                self._reject(name, f"holds {str(item)[:40]!r} in a vector of numbers")
-
-    def _reject(self, name: str, why: str) -> t.NoReturn:
-        msg = f"Stream '{self.stream}': property '{name}' {why} (search_index)."
-        raise RejectedRecord(msg)
-
-    def field_values(
-        self, record: t.Mapping[str, t.Any]
-    ) -> tuple[tuple[str | bytes, ...], tuple[str, ...]]:
-        """rows.field_values, with vectors as FLOAT32 bytes."""
-        values, nulls = field_values(record)
-        if not self.vectors:
-            return values, nulls
-        out: list[str | bytes] = list(values)
-        for index in range(0, len(out), 2):
-            name = out[index]
-            vector = record.get(name) if isinstance(name, str) else None
-            if name in self.vectors and isinstance(vector, list):
-                out[index + 1] = struct.pack(f"<{len(vector)}f", *map(float, vector))
-        return tuple(out), nulls

@@ -16,12 +16,16 @@ import typing as t
 
 from target_redis import search_fields
 from target_redis.errors import TargetRedisError
+from target_redis.stream_settings import searchable
 
 if t.TYPE_CHECKING:
     import logging
 
     from target_redis.keyspace import KeySpace
-    from target_redis.search_fields import Attribute, Companions, SearchSettings
+    from target_redis.search_fields import Attribute
+    from target_redis.search_settings import SearchSettings
+    from target_redis.search_values import Companions
+    from target_redis.stream_settings import StreamSettings
     from target_redis.writer import Writer
 
 NAME_FIELD = "search_index"
@@ -199,3 +203,25 @@ class SearchIndex:
 
 def _text(value: t.Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def search_for(
+    each: StreamSettings,
+    space: KeySpace,
+    writer: Writer,
+    logger: logging.Logger,
+    claimed: dict[str, str],
+) -> SearchIndex | None:
+    """A stream's search index (``search_index``), where it applies; where it does not
+    (set at the top level, so other shapes are skipped), one line says so."""
+    if each.search is None:
+        return None
+    if not searchable(each):
+        logger.info(
+            "Stream '%s': search_index skipped (cache_type %s, record_format %s).",
+            space.stream,
+            each.cache_type,
+            each.record_format,
+        )
+        return None
+    return SearchIndex(each.search, space, writer, logger, claimed)

@@ -19,7 +19,7 @@ from singer_sdk import typing as th
 from target_redis.cache_types import CACHE_TYPES as _CACHE_CLASSES
 from target_redis.connection_settings import CONNECTION, TRANSPORT
 from target_redis.load_methods import LOAD_METHODS as _LOAD_CLASSES
-from target_redis.search_fields import SETTING_SCHEMA as _SEARCH_INDEX
+from target_redis.search_settings import SETTING_SCHEMA as _SEARCH_INDEX
 
 LOAD_METHODS = list(_LOAD_CLASSES)
 CACHE_TYPES = list(_CACHE_CLASSES)

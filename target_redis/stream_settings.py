@@ -17,8 +17,8 @@ from target_redis.cache_types import CACHE_TYPES
 from target_redis.errors import TargetRedisError
 from target_redis.load_methods import LOAD_METHODS
 from target_redis.record_formats import RECORD_FORMATS
-from target_redis.search_fields import SearchSettings
-from target_redis.search_fields import parse as parse_search
+from target_redis.search_settings import SearchSettings
+from target_redis.search_settings import parse as parse_search
 from target_redis.templates import KeyTemplate
 
 if t.TYPE_CHECKING:

@@ -37,15 +37,13 @@ from target_redis.plan import RowSettings, StreamPlan
 from target_redis.progress import Progress
 from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader, stream_name
 from target_redis.sdk_seam import ConfigInput, SeamTarget
-from target_redis.search_index import SearchIndex
+from target_redis.search_index import search_for
 from target_redis.sinks import RedisSink
 from target_redis.stopping import StopControl
 from target_redis.validation import check_references
 
 if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
-
-    from target_redis.stream_settings import StreamSettings
 
 
 BATCH_LINE = "__target_redis_batch_line__"
@@ -325,7 +323,7 @@ class TargetRedis(SeamTarget):
             row_settings,
             self.encode,
             self.warn_once,
-            self._search_for(each, setup),
+            search_for(each, setup.space, self.writer, self.logger, self._index_prefixes),
         )
         self.plans[stream] = plan
         try:
@@ -334,20 +332,6 @@ class TargetRedis(SeamTarget):
             msg = f"Stream '{stream}': reading its manifest failed: {exc}"
             raise TargetRedisError(msg) from exc
         return plan
-
-    def _search_for(self, each: StreamSettings, setup: StreamSetup) -> SearchIndex | None:
-        """The stream's search index (``search_index``), where it applies."""
-        if each.search is None:
-            return None
-        if not stream_settings.searchable(each):
-            self.logger.info(
-                "Stream '%s': search_index skipped (cache_type %s, record_format %s).",
-                setup.space.stream,
-                each.cache_type,
-                each.record_format,
-            )
-            return None
-        return SearchIndex(each.search, setup.space, self.writer, self.logger, self._index_prefixes)
 
     def loads(self) -> list[LoadMethod]:
         """Every stream's load method in this run."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import struct
 import time
 import typing as t
@@ -12,6 +13,7 @@ import typing as t
 import pytest
 import redis
 from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
+from singer_sdk.exceptions import ConfigValidationError
 
 from devtools.server import RedisServer
 from target_redis.errors import TargetRedisError
@@ -162,3 +164,323 @@ def test_hash_index_answers_queries_like_the_records(
         assert raw.hget("user:4", "embedding") == struct.pack("<3f", 0.9, 0.1, 0)
     info = wait_indexed(r, "idx:people")
     print(info)
+
+
+def test_json_documents_index_leaves_arrays_and_dates(
+    module_server: RedisServer, modules: redis.Redis
+) -> None:
+    config = module_server.config(
+        cache_type="json", load_method="upsert", search_index={"vectors": VECTORS}
+    )
+    lines = [schema_msg("people", PROPS, ["id"]), *(record_msg("people", p) for p in people())]
+    run_target(config, singer_lines(*lines))
+    r = modules
+    assert ids(r, "idx:people", "*", "SORTBY", "id") == [
+        ":people:1",
+        ":people:2",
+        ":people:3",
+        ":people:4",
+    ]
+    assert sorted(ids(r, "idx:people", "@tags:{poet}")) == [":people:1", ":people:4"]
+    assert ids(r, "idx:people", "@address_city:paris") == [":people:2"]
+    assert ids(r, "idx:people", "@amount:[1 2]") == [":people:1"]
+    assert ids(r, "idx:people", "@active:{false}") == [":people:2"]
+    assert ids(r, "idx:people", "*", "SORTBY", "created_at")[:3] == [
+        ":people:1",
+        ":people:2",
+        ":people:4",
+    ]
+    knn = r.execute_command(
+        "FT.SEARCH",
+        "idx:people",
+        "*=>[KNN 1 @embedding $v]",
+        "PARAMS",
+        "2",
+        "v",
+        struct.pack("<3f", 0, 0.9, 0.1),
+        "NOCONTENT",
+        "DIALECT",
+        "2",
+    )
+    assert [d["id"] for d in knn["results"]] == [":people:2"]
+    doc = json.loads(r.execute_command("JSON.GET", ":people:1"))
+    assert doc["created_at__epoch_ms"] == 1709280000000
+    assert doc["tags"] == ["math", "poet"] and "tags__tags" not in doc
+    assert json.loads(r.execute_command("JSON.GET", ":people:3"))["created_at__epoch_ms"] is None
+    assert wait_indexed(r, "idx:people")["hash_indexing_failures"] in (0, "0")
+
+
+def attributes(r: redis.Redis, index: str) -> dict[str, str]:
+    info = wait_indexed(r, index)
+    return {a["attribute"]: a["type"] for a in info["attributes"]}
+
+
+def test_a_schema_that_adds_a_property_extends_the_index(
+    module_server: RedisServer, modules: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = module_server.config(record_format="fields", search_index=True, load_method="upsert")
+    small = {"id": {"type": "integer"}, "name": {"type": "string"}}
+    grown = {**small, "score": {"type": "integer"}}
+    run_target(
+        config,
+        singer_lines(schema_msg("s", small, ["id"]), record_msg("s", {"id": 1, "name": "a"})),
+    )
+    assert attributes(modules, "idx:s") == {"id": "NUMERIC", "name": "TEXT"}
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    text = singer_lines(
+        schema_msg("s", small, ["id"]),
+        record_msg("s", {"id": 2, "name": "b"}),
+        schema_msg("s", grown, ["id"]),  # mid-run: the index grows before the record lands
+        record_msg("s", {"id": 3, "name": "c", "score": 7}),
+    )
+    run_target(config, text)
+    assert attributes(modules, "idx:s") == {"id": "NUMERIC", "name": "TEXT", "score": "NUMERIC"}
+    assert ids(modules, "idx:s", "@score:[7 7]") == [":s:3"]
+    assert ids(modules, "idx:s", "*", "SORTBY", "id") == [":s:1", ":s:2", ":s:3"]
+    assert "search index idx:s extended with score" in caplog.text
+    assert "created" not in caplog.text
+
+
+def test_a_changed_type_rebuilds_the_index(
+    module_server: RedisServer, modules: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    config = module_server.config(record_format="fields", search_index=True, load_method="upsert")
+    text_code = {"id": {"type": "integer"}, "code": {"type": "string"}}
+    tag_code = {"id": {"type": "integer"}, "code": {"type": "string", "maxLength": 8}}
+    run_target(
+        config,
+        singer_lines(schema_msg("s", text_code, ["id"]), record_msg("s", {"id": 1, "code": "a-b"})),
+    )
+    assert attributes(modules, "idx:s")["code"] == "TEXT"
+    run_target(
+        config,
+        singer_lines(schema_msg("s", tag_code, ["id"]), record_msg("s", {"id": 2, "code": "c-d"})),
+    )
+    assert attributes(modules, "idx:s")["code"] == "TAG"
+    assert ids(modules, "idx:s", "@code:{a\\-b}") == [":s:1"]  # the old keys indexed again
+    assert "rebuilt (attribute 'code' was TEXT, now TAG)" in caplog.text
+
+
+def count(r: redis.Redis, index: str, query: str = "*") -> int:
+    wait_indexed(r, index)
+    reply = r.execute_command("FT.SEARCH", index, query, "NOCONTENT", "LIMIT", "0", "0")
+    return int(reply["total_results"] if isinstance(reply, dict) else reply[0])
+
+
+SMALL = {
+    "id": {"type": "integer"},
+    "v": {"type": ["null", "string"], "maxLength": 10},
+    "_sdc_deleted_at": {"type": ["null", "string"], "format": "date-time"},
+}
+
+
+@pytest.mark.parametrize("on_update", ["replace", "merge"])
+def test_upserts_and_deletes_keep_the_index_exact(
+    module_server: RedisServer, modules: redis.Redis, on_update: str
+) -> None:
+    config = module_server.config(
+        record_format="fields",
+        search_index=True,
+        load_method="upsert",
+        hard_delete=True,
+        on_update=on_update,
+        key_template="item:{id}",
+    )
+    first = [record_msg("s", {"id": i, "v": "old"}) for i in range(10)]
+    run_target(config, singer_lines(schema_msg("s", SMALL, ["id"]), *first))
+    then = [
+        *(record_msg("s", {"id": i, "v": "new"}) for i in range(5)),
+        *(record_msg("s", {"id": i, "_sdc_deleted_at": "2024-01-01T00:00:00Z"}) for i in (7, 8)),
+    ]
+    run_target(config, singer_lines(schema_msg("s", SMALL, ["id"]), *then))
+    assert count(modules, "idx:s") == 8
+    assert count(modules, "idx:s", "@v:{old}") == 3
+    assert count(modules, "idx:s", "@v:{new}") == 5
+    assert sorted(modules.keys("item:*")) == sorted(f"item:{i}" for i in (0, 1, 2, 3, 4, 5, 6, 9))
+
+
+def test_overwrite_and_activate_version_keep_the_index_exact(
+    module_server: RedisServer, modules: redis.Redis
+) -> None:
+    config = module_server.config(
+        record_format="fields", search_index=True, load_method="overwrite"
+    )
+    run_target(
+        config,
+        singer_lines(
+            schema_msg("s", SMALL), *(record_msg("s", {"id": i, "v": "a"}) for i in range(6))
+        ),
+    )
+    run_target(
+        config,
+        singer_lines(
+            schema_msg("s", SMALL), *(record_msg("s", {"id": i, "v": "b"}) for i in range(3))
+        ),
+    )
+    assert count(modules, "idx:s") == 3
+    assert count(modules, "idx:s", "@v:{a}") == 0
+    appended = module_server.config(record_format="fields", search_index=True)
+    run_target(appended, singer_lines(schema_msg("s", SMALL), record_msg("s", {"id": 9, "v": "c"})))
+    assert count(modules, "idx:s") == 4
+    modules.flushall()
+    versions = module_server.config(
+        record_format="fields",
+        search_index=True,
+        load_method="upsert",
+        hard_delete=True,
+        add_record_metadata=True,
+        process_activate_version_messages=True,
+    )
+    props = {**SMALL, "_sdc_table_version": {"type": ["null", "integer"]}}
+
+    def version(n: int, keys: range) -> list[dict]:
+        return [
+            {"type": "ACTIVATE_VERSION", "stream": "s", "version": n},
+            *(record_msg("s", {"id": i, "v": f"v{n}"}, version=n) for i in keys),
+            {"type": "ACTIVATE_VERSION", "stream": "s", "version": n},
+        ]
+
+    run_target(
+        versions,
+        singer_lines(schema_msg("s", props, ["id"]), *version(1, range(5)), *version(2, range(2))),
+    )
+    assert count(modules, "idx:s") == 2
+    assert count(modules, "idx:s", "@v:{v1}") == 0
+
+
+def refusal(config: dict, *messages: dict) -> str:
+    with pytest.raises((TargetRedisError, ConfigValidationError)) as caught:
+        run_target(config, singer_lines(*messages))
+    return str(caught.value)
+
+
+def test_refusals_at_start(module_server: RedisServer, modules: redis.Redis) -> None:
+    schema = schema_msg("s", SMALL, ["id"])
+    fields = {"record_format": "fields", "load_method": "upsert"}
+    cases = {
+        "applies to 'record_format: fields' hashes and 'cache_type: json', not cache_type list": {
+            "cache_type": "list",
+            "streams": {"s": {"search_index": True}},
+        },
+        "key_template 'item{id}': an index selects keys by prefix": {
+            **fields,
+            "key_template": "item{id}",
+            "search_index": True,
+        },
+        "'json_inexact_numbers: string' a number may be stored as text": {
+            "cache_type": "json",
+            "json_inexact_numbers": "string",
+            "search_index": True,
+        },
+        "not in cluster_mode": {**fields, "cluster_mode": True, "search_index": True},
+        "'search_index.tag_separator' fails the 'maxLength' rule": {
+            **fields,
+            "search_index": {"tag_separator": ";;"},
+        },
+        "fields 'v': 'GEO' is not TEXT, TAG or NUMERIC": {
+            **fields,
+            "search_index": {"fields": {"v": "GEO"}},
+        },
+        "stream 's' has no property 'nope'": {
+            **fields,
+            "search_index": {"fields": {"nope": "TAG"}},
+        },
+        "vector 'v' of stream 's' must be an array of numbers": {
+            **fields,
+            "search_index": {"vectors": {"v": {"dim": 2}}},
+        },
+    }
+    for expected, settings in cases.items():
+        assert expected in refusal(module_server.config(**settings), schema), expected
+    assert modules.keys("*") == []
+    clash = schema_msg("s", {**SMALL, "_sdc_deleted_at__epoch_ms": {"type": "integer"}}, ["id"])
+    message = refusal(module_server.config(**fields, search_index=True), clash)
+    assert (
+        "has a property '_sdc_deleted_at__epoch_ms', the name of '_sdc_deleted_at''s companion"
+        in message
+    )
+    message = refusal(
+        module_server.config(
+            **fields,
+            search_index={"fields": {"id": "NUMERIC", "v": "NUMERIC"}},
+            streams={"b": {"cache_type": "json"}},
+        ),
+        schema_msg("b", {"id": {"type": "integer"}, "flag": {"type": "boolean"}}, ["id"]),
+    )
+    assert "stream 'b' has no property 'v'" in message
+
+
+def test_an_index_the_stream_does_not_own_is_refused_never_dropped(
+    module_server: RedisServer, modules: redis.Redis
+) -> None:
+    modules.execute_command(
+        "FT.CREATE", "idx:s", "ON", "HASH", "PREFIX", "1", "mine:", "SCHEMA", "x", "TEXT"
+    )
+    config = module_server.config(record_format="fields", load_method="upsert", search_index=True)
+    message = refusal(config, schema_msg("s", SMALL, ["id"]), record_msg("s", {"id": 1}))
+    assert message == (
+        "Stream 's': search index 'idx:s' exists and is not this stream's (its manifest "
+        ":{:s}:target-redis-manifest:s does not record it). Nothing was written; drop it "
+        "(FT.DROPINDEX) or set search_index's 'name'."
+    )
+    assert modules.execute_command("FT._LIST") == ["idx:s"]
+    assert modules.keys(":s:*") == []
+
+
+def test_two_streams_may_not_index_one_prefix(
+    module_server: RedisServer, modules: redis.Redis
+) -> None:
+    config = module_server.config(
+        record_format="fields", load_method="upsert", key_template="item:{id}", search_index=True
+    )
+    message = refusal(config, schema_msg("a", SMALL, ["id"]), schema_msg("b", SMALL, ["id"]))
+    assert "streams 'a' and 'b' would both index keys under 'item:'" in message
+
+
+def test_without_the_module_search_index_is_refused_and_create_false_works(
+    server: RedisServer, r: redis.Redis
+) -> None:
+    config = server.config(record_format="fields", search_index=True)
+    message = refusal(config, schema_msg("s", SMALL))
+    assert "Setting 'search_index' needs the search module (RediSearch: FT.CREATE)" in message
+    values = server.config(record_format="fields", search_index={"create": False})
+    record = {"id": 1, "_sdc_deleted_at": "2024-01-01T00:00:01Z"}
+    run_target(values, singer_lines(schema_msg("s", SMALL), record_msg("s", record)))
+    assert r.hgetall(":s:1") == {
+        "id": "1",
+        "_sdc_deleted_at": "2024-01-01T00:00:01Z",
+        "_sdc_deleted_at__epoch_ms": "1704067201000",
+    }
+
+
+def test_values_an_index_cannot_use_are_invalid_records(
+    module_server: RedisServer, modules: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = module_server.config(
+        record_format="fields",
+        load_method="upsert",
+        on_invalid_record="skip",
+        search_index={"vectors": VECTORS},
+    )
+    good = people()[0]
+    bad = [
+        {**good, "id": 11, "tags": ["a,b"]},
+        {**good, "id": 12, "embedding": [1, 2]},
+        {**good, "id": 14, "created_at": "yesterday"},
+    ]
+    run_target(
+        config,
+        singer_lines(schema_msg("p", PROPS, ["id"]), *(record_msg("p", b) for b in [good, *bad])),
+    )
+    assert modules.keys(":p:*") == [":p:1"]
+    for line in (
+        "property 'tags' holds 'a,b', which contains tag_separator ','",
+        "property 'embedding' is not an array of 3 numbers",
+        "property 'created_at' holds 'yesterday', not a date or date-time",
+    ):
+        assert line in caplog.text, line
+    fail = {**config, "on_invalid_record": "fail"}
+    message = refusal(fail, schema_msg("p", PROPS, ["id"]), record_msg("p", bad[0]))
+    assert "Stream 'p': property 'tags' holds 'a,b', which contains tag_separator ','" in message
