@@ -4,7 +4,8 @@ no I/O (search_index.py creates the index).
 
 A property becomes an attribute queried by its own name (``@amount``): integers and
 numbers NUMERIC SORTABLE; booleans TAG; dates and date-times NUMERIC SORTABLE over a
-companion holding epoch milliseconds (``<name>__epoch_ms``); arrays of scalars TAG
+companion holding epoch milliseconds, queried by the companion's name
+(``@created_at__epoch_ms``; ``RETURN created_at`` still gives the tap's text); arrays of scalars TAG
 (hashes: over a companion joining the values with the separator, ``<name>__tags``;
 JSON documents: ``$.name[*]``); strings TAG with an ``enum`` or a ``maxLength`` up to
 64, else TEXT; a JSON document's objects by their scalar leaves (``@address_city``),
@@ -167,7 +168,8 @@ def _attribute(
         source = _path((companion,)) if json else companion
     elif json and kind == "array":
         source, companion = _path((name,)) + "[*]", ""
-    return [(Attribute(source, name, words), companion)]
+    queried_as = companion if companion.endswith(DATE_SUFFIX) else name  # @birthday__epoch_ms
+    return [(Attribute(source, queried_as, words), companion)]
 
 
 def _vector(

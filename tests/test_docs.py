@@ -37,7 +37,15 @@ def test_the_docs_site_builds_strictly(tmp_path: Path) -> None:
 def test_readme_is_a_front_door() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) < 350
-    for page in ("layouts", "key-spaces", "guarantees", "cluster", "security", "settings"):
+    for page in (
+        "layouts",
+        "key-spaces",
+        "search",
+        "guarantees",
+        "cluster",
+        "security",
+        "settings",
+    ):
         assert f"](docs/{page}.md)" in readme, page
 
 

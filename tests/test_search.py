@@ -3,12 +3,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
 import json
 import logging
+import os
+import shlex
+import shutil
 import struct
+import subprocess
+import sys
 import time
 import typing as t
+from pathlib import Path
 
 import pytest
 import redis
@@ -127,8 +135,11 @@ def test_hash_index_answers_queries_like_the_records(
     since = int(
         datetime.datetime(2024, 3, 1, 8, 30, tzinfo=datetime.timezone.utc).timestamp() * 1000
     )
-    assert sorted(ids(r, "idx:people", f"@created_at:[{since} +inf]")) == ["user:2", "user:4"]
-    assert ids(r, "idx:people", "*", "SORTBY", "created_at", "ASC")[:3] == [
+    assert sorted(ids(r, "idx:people", f"@created_at__epoch_ms:[{since} +inf]")) == [
+        "user:2",
+        "user:4",
+    ]
+    assert ids(r, "idx:people", "*", "SORTBY", "created_at__epoch_ms", "ASC")[:3] == [
         "user:1",
         "user:2",
         "user:4",
@@ -136,7 +147,7 @@ def test_hash_index_answers_queries_like_the_records(
     assert sorted(ids(r, "idx:people", "@tags:{poet}")) == ["user:1", "user:4"]
     assert ids(r, "idx:people", "@active:{true} @country:{US}") == ["user:4"]
     assert ids(r, "idx:people", "@name:hopper") == ["user:3"]
-    assert ids(r, "idx:people", "@birthday:[-inf 0]", "SORTBY", "birthday") == [
+    assert ids(r, "idx:people", "@birthday__epoch_ms:[-inf 0]", "SORTBY", "birthday__epoch_ms") == [
         "user:2",
         "user:1",
         "user:4",
@@ -185,7 +196,7 @@ def test_json_documents_index_leaves_arrays_and_dates(
     assert ids(r, "idx:people", "@address_city:paris") == [":people:2"]
     assert ids(r, "idx:people", "@amount:[1 2]") == [":people:1"]
     assert ids(r, "idx:people", "@active:{false}") == [":people:2"]
-    assert ids(r, "idx:people", "*", "SORTBY", "created_at")[:3] == [
+    assert ids(r, "idx:people", "*", "SORTBY", "created_at__epoch_ms")[:3] == [
         ":people:1",
         ":people:2",
         ":people:4",
@@ -484,3 +495,58 @@ def test_values_an_index_cannot_use_are_invalid_records(
     fail = {**config, "on_invalid_record": "fail"}
     message = refusal(fail, schema_msg("p", PROPS, ["id"]), record_msg("p", bad[0]))
     assert "Stream 'p': property 'tags' holds 'a,b', which contains tag_separator ','" in message
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_docs_walkthrough(
+    module_server: RedisServer, modules: redis.Redis, tmp_path: Path
+) -> None:
+    """docs/search.md as a user runs it: the load, every redis-cli line with its output,
+    the KNN query with its output."""
+    page = (ROOT / "docs" / "search.md").read_text(encoding="utf-8")
+    config = json.loads(page.split("```json\n")[1].split("```")[0])
+    config.update(host=module_server.host, port=module_server.port)
+    (tmp_path / "search.json").write_text(json.dumps(config))
+    load = page.split("```bash\n")[1].split("```")[0].strip()
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-c", load.replace("samples/", f"{ROOT}/samples/")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Stream 'products': search index idx:products created." in proc.stderr
+    wait_indexed(modules, "idx:products")
+    cli = shutil.which("redis-cli") or shutil.which("valkey-cli")
+    assert cli is not None
+    shown = 0
+    for block in page.split("```console\n")[1:]:
+        for session in block.split("```")[0].split("$ redis-cli ")[1:]:
+            command, _, expected = session.partition("\n")
+            run = subprocess.run(
+                [cli, "--no-raw", "-p", str(module_server.port), *shlex.split(command)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert run.stdout == expected, command
+            shown += 1
+    assert shown == 7
+    code = (
+        page.split("```python\n")[1]
+        .split("```")[0]
+        .replace("port=6379", f"port={module_server.port}")
+    )
+    expected = page.split("```text\n")[1].split("```")[0]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "docs/search.md", "exec"), {})
+    assert out.getvalue() == expected
