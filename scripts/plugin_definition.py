@@ -56,7 +56,10 @@ def setting(name: str, schema: dict[str, t.Any]) -> dict[str, t.Any]:
         entry["kind"] = "options"
         entry["options"] = [{"label": str(value), "value": value} for value in schema["enum"]]
     else:
-        entry["kind"] = KINDS.get(types[0] if types else "string", "string")
+        # true-or-object settings (search_index) are objects to Meltano: an object's
+        # value from the environment is JSON text, which a boolean kind would not parse.
+        first = "object" if "object" in types else (types[0] if types else "string")
+        entry["kind"] = KINDS.get(first, "string")
     if schema.get("description"):
         entry["description"] = schema["description"]
     if schema.get("default") not in (None, ""):
