@@ -192,6 +192,56 @@ def _probe(
                 client.execute_command(delete_command, key)
 
 
+SEARCH_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("FT.CREATE", "x", "SCHEMA", "a", "TEXT"),
+    ("FT.ALTER", "x", "SCHEMA", "ADD", "a", "TEXT"),
+    ("FT.DROPINDEX", "x"),
+)
+"""What ``search_index`` runs besides ``FT._LIST`` (as ACL DRYRUN checks them)."""
+
+
+def check_search_commands(
+    client: redis.Redis | redis.RedisCluster,
+    server: ServerInfo,
+    *,
+    username: str | None,
+    where: str,
+) -> None:
+    """Refuse a server without the search module, or a user who may not run its
+    commands (ACL DRYRUN, where the user may run it)."""
+    who = f"user '{username}'" if username else "the default user"
+    try:
+        client.execute_command("FT._LIST")
+    except redis.exceptions.NoPermissionError as exc:
+        _refuse_search("FT._LIST", who, where, str(exc))
+    except redis.ResponseError as exc:
+        if any(words in str(exc).lower() for words in ("unknown command", "doesn't exist")):
+            msg = (
+                "Setting 'search_index' needs the search module (RediSearch: FT.CREATE), "
+                f"which {server.label} at {where} does not have; use Redis Stack, Redis 8, "
+                "or set search_index's 'create: false'."
+            )
+            raise TargetRedisError(msg) from None
+        raise
+    if server.version < (7, 0) or server.fakeredis:
+        return
+    for command in SEARCH_COMMANDS:
+        try:
+            reply = client.execute_command("ACL", "DRYRUN", username or "default", *command)
+        except redis.ResponseError:
+            return  # may not run ACL itself: the commands will say
+        if reply not in ("OK", b"OK"):
+            _refuse_search(command[0], who, where, str(reply))
+
+
+def _refuse_search(command: str, who: str, where: str, detail: str) -> t.NoReturn:
+    msg = (
+        f"Redis at {where}: {who} may not run {command}, which search_index needs "
+        f"({' '.join(detail.split())})."
+    )
+    raise TargetRedisError(msg)
+
+
 def _refuse(command: str, who: str, where: str, detail: str) -> t.NoReturn:
     msg = (
         f"Redis at {where}: {who} may not run {command} on the namespace's keys, which "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import functools
 import logging
@@ -11,7 +10,7 @@ import typing as t
 import redis
 
 from target_redis import settings, stream_settings
-from target_redis.access import PROBE_STREAM, check_write_access
+from target_redis.access import PROBE_STREAM, check_search_commands, check_write_access
 from target_redis.connection import endpoint
 from target_redis.errors import REDIS_ERRORS, TargetRedisError, explain_redis_error
 from target_redis.retry import Retrier
@@ -77,34 +76,11 @@ def check_wait(connection: Connection, config: t.Mapping[str, t.Any]) -> None:
 def check_search(
     connection: Connection, shapes: list[StreamSettings], username: str | None
 ) -> None:
-    """``search_index`` (with ``create``) needs the search module's FT.* commands, and
-    the user's leave to run them."""
-    if not any(s.search and s.search.create and stream_settings.searchable(s) for s in shapes):
-        return
-    client, where = connection.client, connection.where
-    try:
-        client.execute_command("FT._LIST")
-    except redis.ResponseError as exc:
-        if "unknown command" in str(exc).lower():
-            msg = (
-                "Setting 'search_index' needs the search module (RediSearch: FT.CREATE), "
-                f"which {connection.server.label} at {where} does not have; use Redis Stack, "
-                "Redis 8, or set search_index's 'create: false'."
-            )
-            raise TargetRedisError(msg) from None
-        raise
-    if connection.server.version < (7, 0):
-        return
-    for command in ("FT.CREATE", "FT.ALTER", "FT.DROPINDEX", "FT._LIST"):
-        with contextlib.suppress(redis.ResponseError):  # may not run ACL: FT.* will say
-            reply = client.execute_command("ACL", "DRYRUN", username or "default", command, "x")
-            if reply not in ("OK", b"OK"):
-                who = f"user '{username}'" if username else "the default user"
-                msg = (
-                    f"Redis at {where}: {who} may not run {command}, which search_index "
-                    f"needs ({' '.join(str(reply).split())})."
-                )
-                raise TargetRedisError(msg)
+    """``search_index`` (with ``create``) needs the search module and leave to run it."""
+    if any(s.search and s.search.create and stream_settings.searchable(s) for s in shapes):
+        check_search_commands(
+            connection.client, connection.server, username=username, where=connection.where
+        )
 
 
 def check_access(

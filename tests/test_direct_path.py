@@ -234,3 +234,34 @@ def test_max_age_drains_are_the_same_on_every_path(
     assert len(results["direct"].states) == 4  # one per STATE message: each came after a drain
     stored = {path: contents(r, path) for path in PATHS}
     assert stored["direct"] == stored["sdk"] == stored["plain"]
+
+
+def test_search_values_are_the_same_on_every_path(server: RedisServer, r: redis.Redis) -> None:
+    """search_index's companion values (dates, tags) and its invalid records ('yesterday'
+    is no date an index can use) on the direct, SDK and plain paths."""
+    results = {}
+    for path in PATHS:
+        config = server.config(
+            namespace=path,
+            load_method="upsert",
+            record_format="fields",
+            search_index={"create": False},
+            batch_size_rows=4,
+            stream_maps=MAPS,
+            on_invalid_record="dead_letter",
+        )
+        results[path] = run(path, config, mixed_input())
+    direct, sdk, plain = results["direct"], results["sdk"], results["plain"]
+    assert direct.error is sdk.error is plain.error is None
+    assert direct.states == sdk.states == plain.states
+    assert direct.warnings == sdk.warnings and len(direct.warnings) == len(plain.warnings)
+    stored = {path: contents(r, path) for path in PATHS}
+    assert stored["direct"] == stored["sdk"] == stored["plain"]
+    assert stored["direct"][":plain:1"]["at__epoch_ms"] == "1714557600000"
+    assert stored["direct"][":plain:1"]["tags__tags"] == "a,10"
+    assert "tags__tags" not in stored["direct"][":mapped:1"]  # the map removed 'tags'
+    letters = r.xrange(dead_letter_key("direct", "wide"))
+    assert [json.loads(f["line"])["record"].get("at") for _, f in letters] == [None, "yesterday"]
+    assert letters[1][1]["reason"] == (
+        "Stream 'wide': property 'at' holds 'yesterday', not a date or date-time (search_index)."
+    )

@@ -550,3 +550,91 @@ def test_the_docs_walkthrough(
     with contextlib.redirect_stdout(out):
         exec(compile(code, "docs/search.md", "exec"), {})
     assert out.getvalue() == expected
+
+
+@pytest.mark.parametrize("denied", ["ft.create", "ft._list"])
+def test_a_user_who_may_not_run_ft_commands_is_refused(
+    module_server: RedisServer, modules: redis.Redis, denied: str
+) -> None:
+    modules.execute_command(
+        "ACL", "SETUSER", "loader", "reset", "on", ">pw", "~*", "+@all", f"-{denied}"
+    )
+    try:
+        config = module_server.config(
+            username="loader", password="pw", record_format="fields", search_index=True
+        )
+        message = refusal(config, schema_msg("s", SMALL))
+    finally:
+        modules.execute_command("ACL", "DELUSER", "loader")
+    assert message.endswith(
+        f"user 'loader' may not run {denied.upper()}, which search_index needs (User loader "
+        f"has no permissions to run the '{denied.upper()}' command)."
+    )
+    assert modules.keys("*") == []
+
+
+def test_a_top_level_setting_skips_other_shapes_next_to_indexed_streams(
+    module_server: RedisServer, modules: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    config = module_server.config(
+        namespace="shop",
+        search_index=True,
+        streams={
+            "users": {"record_format": "fields", "load_method": "upsert"},
+            "docs": {"cache_type": "json", "load_method": "upsert", "on_update": "merge"},
+            "events": {"cache_type": "list"},
+            "raw": {},
+        },
+    )
+    messages = [
+        schema_msg("users", SMALL, ["id"]),
+        schema_msg("docs", SMALL, ["id"]),
+        schema_msg("events", SMALL),
+        schema_msg("raw", SMALL),
+        *(record_msg(s, {"id": 1, "v": "a"}) for s in ("users", "docs", "events", "raw")),
+        record_msg("docs", {"id": 1, "_sdc_deleted_at": "2024-01-01T00:00:00Z"}),
+    ]
+    run_target(config, singer_lines(*messages))
+    assert sorted(modules.execute_command("FT._LIST")) == ["idx:shop:docs", "idx:shop:users"]
+    assert (
+        "Stream 'events': search_index skipped (cache_type list, record_format airbyte)."
+        in caplog.text
+    )
+    assert (
+        "Stream 'raw': search_index skipped (cache_type hash, record_format airbyte)."
+        in caplog.text
+    )
+    assert ids(modules, "idx:shop:users", "@v:{a}") == ["shop:users:1"]
+    # merged in place: the delete's date and its companion laid over the document
+    assert ids(
+        modules, "idx:shop:docs", "@v:{a} @_sdc_deleted_at__epoch_ms:[1704067200000 1704067200000]"
+    ) == ["shop:docs:1"]
+    assert modules.lrange("shop:events", 0, -1) and modules.hgetall("shop:raw:1")
+
+
+def test_create_false_writes_the_values_and_no_index(
+    module_server: RedisServer, modules: redis.Redis
+) -> None:
+    config = module_server.config(
+        record_format="fields",
+        load_method="overwrite",
+        key_template="item:{id}",
+        search_index={"create": False},
+    )
+    run_target(
+        config,
+        singer_lines(
+            schema_msg("s", SMALL, ["id"]),
+            record_msg("s", {"id": 1, "v": "a", "_sdc_deleted_at": None}),
+        ),
+    )
+    assert modules.execute_command("FT._LIST") == []
+    assert modules.hgetall("item:1") == {"id": "1", "v": "a"}
+    indexed = module_server.config(
+        record_format="fields", load_method="overwrite", key_template="item:{id}", search_index=True
+    )
+    records = [record_msg("s", {"id": i, "v": "b"}) for i in range(2, 6)]
+    run_target(indexed, singer_lines(schema_msg("s", SMALL, ["id"]), *records))
+    assert count(modules, "idx:s") == 4  # the overwrite's template keys, nothing aside
+    assert sorted(modules.keys("item:*")) == ["item:2", "item:3", "item:4", "item:5"]
