@@ -638,3 +638,36 @@ def test_create_false_writes_the_values_and_no_index(
     run_target(indexed, singer_lines(schema_msg("s", SMALL, ["id"]), *records))
     assert count(modules, "idx:s") == 4  # the overwrite's template keys, nothing aside
     assert sorted(modules.keys("item:*")) == ["item:2", "item:3", "item:4", "item:5"]
+
+
+def test_overrides_choose_each_attribute(module_server: RedisServer, modules: redis.Redis) -> None:
+    overrides = {
+        "name": "tag sortable",
+        "country": "skip",
+        "created_at": "TAG",
+        "amount": "NUMERIC",
+    }
+    load(module_server, people(), search_index={"fields": overrides})
+    info = wait_indexed(modules, "idx:people")
+    found = {a["attribute"]: (a["type"], a["flags"]) for a in info["attributes"]}
+    assert found["name"] == ("TAG", ["SORTABLE"])
+    assert found["created_at"] == ("TAG", [])  # the tap's text, no companion read
+    assert found["amount"] == ("NUMERIC", [])
+    assert "country" not in found and "created_at__epoch_ms" not in found
+    assert ids(modules, "idx:people", "@name:{Grace Hopper}") == ["user:3"]
+    assert ids(modules, "idx:people", "@created_at:{2024\\-03\\-01T09\\:30\\:00Z}") == ["user:2"]
+
+
+def test_expired_records_leave_the_index(module_server: RedisServer, modules: redis.Redis) -> None:
+    config = module_server.config(record_format="fields", search_index=True, ttl_seconds=1)
+    run_target(
+        config,
+        singer_lines(schema_msg("s", SMALL), *(record_msg("s", {"id": i}) for i in range(3))),
+    )
+    deadline = time.monotonic() + 30
+    # Polling, not a fixed wait: the index forgets a key once Redis deletes it (its
+    # active expiry cycle), which may come a little after the key stops being visible.
+    while count(modules, "idx:s") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert count(modules, "idx:s") == 0
+    assert modules.keys(":s:*") == []
