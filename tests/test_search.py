@@ -671,3 +671,4 @@ def test_expired_records_leave_the_index(module_server: RedisServer, modules: re
         time.sleep(0.05)
     assert count(modules, "idx:s") == 0
     assert modules.keys(":s:*") == []
+    assert int(wait_indexed(modules, "idx:s")["max_doc_id"]) == 3  # all three were indexed
