@@ -121,7 +121,29 @@ def entries(config: t.Mapping[str, t.Any]) -> list[StreamSettings]:
         _check_merge(each)
         _check_template_prefix(each, namespaces)
         _check_search(each, config, refuse_shape=here)
+    _check_index_prefixes(found)
     return found
+
+
+def _check_index_prefixes(found: list[StreamSettings]) -> None:
+    """An index selects keys by prefix: a stream's index may not take in the keys of
+    another entry's template (``item:{id}`` and ``item:{sku}:x`` share ``item:``)."""
+    prefixes = []
+    for each in found:
+        parsed = template(each)
+        if parsed is not None and parsed.placeholders:
+            prefixes.append((each, parsed.prefix))
+    for each, prefix in prefixes:
+        if not (each.search and each.search.create and searchable(each)):
+            continue
+        for other, theirs in prefixes:
+            if other is not each and (theirs.startswith(prefix) or prefix.startswith(theirs)):
+                msg = (
+                    f"Setting 'search_index'{each.where}: its index would select the keys "
+                    f"under {prefix!r}, where key_template{other.where} "
+                    f"({other.key_template!r}) puts records too; give each a prefix of its own."
+                )
+                raise TargetRedisError(msg)
 
 
 def searchable(each: StreamSettings) -> bool:

@@ -403,6 +403,13 @@ def test_refusals_at_start(module_server: RedisServer, modules: redis.Redis) -> 
             "search_index": {"vectors": {"v": {"dim": 2}}},
         },
     }
+    cases["its index would select the keys under 'item:', where key_template (streams 'b')"] = {
+        **fields,
+        "streams": {
+            "a": {"key_template": "item:{id}", "search_index": True},
+            "b": {"key_template": "item:{id}:{v}"},
+        },
+    }
     for expected, settings in cases.items():
         assert expected in refusal(module_server.config(**settings), schema), expected
     assert modules.keys("*") == []
