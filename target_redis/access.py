@@ -72,6 +72,8 @@ def needed_commands(
         commands += [("SET", lease, "check", "NX", "EX", "60"), ("TTL", lease)]
     if cache.ttl_seconds or overwrite:
         commands.append(("EXPIRE", record, "60"))
+    if cache.per_record_expiry:  # expire_at_field / ttl_field
+        commands += [("PEXPIREAT", record, "4102444800000"), ("PERSIST", record)]
     if load_method.reads_back:
         commands.append((delete_command, record))
     if replaces:

@@ -49,6 +49,8 @@ class CacheType:
 
     ttl_seconds: int = 0
     stream_maxlen: int = 0
+    per_record_expiry: bool = False
+    """``expire_at_field`` / ``ttl_field``: rows may carry their own expiry."""
     hash_set: str = "HSET"  # HMSET before Redis 4.0
     keep_ttl: bool = True  # SET ... KEEPTTL exists from Redis 6.0
 
@@ -60,6 +62,10 @@ class CacheType:
             keep_ttl=server.has_keepttl,
         )
 
+    member_by_field: t.ClassVar[bool] = False
+    """``member_field`` may name the property a member is (sets, sorted sets, lists)."""
+    value_by_field: t.ClassVar[bool] = False
+    """``value_field`` may name the property the value is (strings)."""
     search_on: t.ClassVar[str | None] = None
     """What a search index over its keys is ``ON`` (``HASH``, ``JSON``); None: none."""
 
@@ -105,17 +111,25 @@ class CacheType:
         if template is not None and cls.single_key:
             if cls.named_by_template and template.literal:
                 return
-            named = next(c.name for c in types if c.named_by_template)
             msg = (
                 f"Setting 'key_template'{where} ({template.text!r}): cache_type {cls.name} "
-                f"keeps a stream in one key (a {named} may name it with a template without "
-                "placeholders)."
+                "keeps a stream in one key (a template without placeholders may name it)."
             )
             raise TargetRedisError(msg)
 
     def expire(self, key: str) -> list[Command]:
         """EXPIRE for ``key`` when ``ttl_seconds`` is set (a rewrite refreshes it)."""
         return [("EXPIRE", key, str(self.ttl_seconds))] if self.ttl_seconds else []
+
+    def expiry(self, key: str, row: Row) -> list[Command]:
+        """The row's own expiry (``PEXPIREAT``; a time past deletes the key), else
+        ``expire``; without either, where rows carry their own, ``PERSIST`` (a merged
+        hash or a JSON document would keep an earlier record's expiry)."""
+        if row.expires is not None:
+            return [("PEXPIREAT", key, str(row.expires))]
+        if self.per_record_expiry and not self.ttl_seconds:
+            return [("PERSIST", key)]
+        return self.expire(key)
 
     def probe_commands(self, key: str) -> list[Command]:
         """One write of this type at ``key``, for the access check."""
@@ -161,6 +175,7 @@ class CollectionType(CacheType):
     """The whole stream in one key."""
 
     single_key = True
+    named_by_template = True
     removes: t.ClassVar[bool] = False
     """Whether ``remove_commands`` can find a deleted record's entry."""
 

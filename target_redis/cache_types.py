@@ -55,13 +55,13 @@ class HashType(RecordType):
         """HSET of the three Airbyte fields, or of the record's own fields."""
         if row.fields is not None:
             write: Command = (self.hash_set, key, *row.fields) if row.fields else ("DEL", key)
-            return [write, *self.expire(key)]
-        return [self._airbyte_hset(key, ab_id, row), *self.expire(key)]
+            return [write, *self.expiry(key, row)]
+        return [self._airbyte_hset(key, ab_id, row), *self.expiry(key, row)]
 
     def id_commands(self, prefix: str, first_id: int, rows: t.Sequence[Row]) -> list[Command]:
         """Commands writing ``rows`` at ``prefix`` + consecutive ids (one HSET each
         when there is no TTL and the rows are Airbyte's layout)."""
-        if self.ttl_seconds or (rows and rows[0].fields is not None):
+        if self.ttl_seconds or self.per_record_expiry or (rows and rows[0].fields is not None):
             return super().id_commands(prefix, first_id, rows)
         hset = self._airbyte_hset
         return [hset(f"{prefix}{ab_id}", ab_id, row) for ab_id, row in enumerate(rows, first_id)]
@@ -76,7 +76,7 @@ class HashType(RecordType):
         index see the old record or the new one, never a mix, and no other key."""
         if row.fields is None:
             return self.record_commands(key, ab_id, row)
-        ttl = self.expire(key)
+        ttl = self.expiry(key, row)
         if merge and not row.nulls:
             return [(self.hash_set, key, *row.fields), *ttl] if row.fields else []
         if merge and not row.fields:
@@ -105,12 +105,17 @@ class StringType(RecordType):
     name = "string"
     summary = "`string` (the record's JSON)"
     redis_type = "string"
+    value_by_field = True
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
-        """SET (with EX when ``ttl_seconds`` is set)."""
+        """SET of the record's JSON, or of its ``value_field`` (with EX when
+        ``ttl_seconds`` is set; a row's own expiry: PEXPIREAT after it)."""
+        value = row.text if row.member is None else row.member
+        if row.expires is not None:
+            return [("SET", key, value), *self.expiry(key, row)]
         if self.ttl_seconds:
-            return [("SET", key, row.text, "EX", str(self.ttl_seconds))]
-        return [("SET", key, row.text)]
+            return [("SET", key, value, "EX", str(self.ttl_seconds))]
+        return [("SET", key, value)]
 
     def read_command(self, key: str) -> Command:
         """GET."""
@@ -151,7 +156,7 @@ class JsonType(RecordType):
 
     def record_commands(self, key: str, ab_id: int, row: Row) -> list[Command]:
         """JSON.SET at the root."""
-        return [("JSON.SET", key, "$", row.text), *self.expire(key)]
+        return [("JSON.SET", key, "$", row.text), *self.expiry(key, row)]
 
     def read_command(self, key: str) -> Command:
         """JSON.GET of the root."""
@@ -178,7 +183,7 @@ class JsonType(RecordType):
         created = encode_data(without_nulls(row.record()))
         patch = created if row.deleted else row.text
         merged = [("JSON.SET", key, "$", created, "NX"), ("JSON.MERGE", key, "$", patch)]
-        return [("MULTI",), *merged, *self.expire(key), ("EXEC",)]
+        return [("MULTI",), *merged, *self.expiry(key, row), ("EXEC",)]
 
     def probe_commands(self, key: str) -> list[Command]:
         """A JSON.SET."""
@@ -191,10 +196,17 @@ class SetType(CollectionType):
     name = "set"
     summary = "`set` (members: record JSON)"
     redis_type = "set"
+    member_by_field = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """SADD, 1000 members a command."""
         return _members("SADD", key, rows) + (self.expire(key) if rows else [])
+
+    def remove_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """SREM of the deleted rows' members (``member_field``: a record's JSON would
+        not be found)."""
+        members = [row.member for row in rows if row.member is not None]
+        return [("SREM", key, *members)] if members else []
 
     def probe_commands(self, key: str) -> list[Command]:
         """An SADD."""
@@ -208,6 +220,7 @@ class ListType(CollectionType):
     summary = "`list` (RPUSH in record order)"
     redis_type = "list"
     transactional = True
+    member_by_field = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """RPUSH, 1000 members a command."""
@@ -262,11 +275,11 @@ class SortedSetType(CollectionType):
     removes = True
     members_by_key = True
     scored = True
-    named_by_template = True
+    member_by_field = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """ZADD, 1000 members a command."""
-        pairs = [part for row in rows for part in (str(row.score), row.pk or row.text)]
+        pairs = [part for row in rows for part in (str(row.score), _member(row))]
         step = 2 * _MEMBERS_PER_COMMAND
         adds: list[Command] = [
             ("ZADD", key, *pairs[start : start + step]) for start in range(0, len(pairs), step)
@@ -275,12 +288,20 @@ class SortedSetType(CollectionType):
 
     def remove_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """ZREM of the deleted rows' members."""
-        members = [row.pk or row.text for row in rows]
+        members = [_member(row) for row in rows]
         return [("ZREM", key, *members)] if members else []
 
     def probe_commands(self, key: str) -> list[Command]:
         """A ZADD."""
         return [("ZADD", key, "0", "{}")]
+
+
+def _member(row: Row) -> str | bytes:
+    """A sorted set's member: ``member_field``'s value, else the primary key, else the
+    record's JSON."""
+    if row.member is not None:
+        return row.member
+    return row.pk or row.text
 
 
 def _members(verb: str, key: str, rows: t.Sequence[Row]) -> list[Command]:
@@ -290,8 +311,9 @@ def _members(verb: str, key: str, rows: t.Sequence[Row]) -> list[Command]:
     members: list[str | bytes] = []
     size = 0
     for row in rows:
-        members.append(row.text)
-        size += len(row.text)
+        member = row.text if row.member is None else row.member
+        members.append(member)
+        size += len(member)
         if len(members) >= _MEMBERS_PER_COMMAND or size >= _COMMAND_CHARS:
             commands.append((verb, key, *members))
             members, size = [], 0

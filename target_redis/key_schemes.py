@@ -334,7 +334,7 @@ class SingleKey(KeyScheme):
         dropped; a soft delete without a score leaves its member as it is."""
         cache = t.cast("CollectionType", self.cache)
         removed = [row for row in rows if row.deleted] if writing.hard_delete else []
-        if removed and cache.removes:
+        if removed and (cache.removes or all(r.member is not None for r in removed)):
             kept = [row for row in rows if not row.deleted]
         else:
             kept, removed = _kept(rows, writing, warn, self.stream), []

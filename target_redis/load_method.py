@@ -58,6 +58,8 @@ class StreamSetup:
     """``on_update: merge``: a record's properties are laid over the stored ones."""
     known_streams: set[str] = dataclasses.field(default_factory=set)
     """The streams of the namespace started in this run (shared by its streams)."""
+    bare_values: bool = False
+    """``member_field`` / ``value_field``: a member or value holds no ``_sdc_deleted_at``."""
 
 
 class LoadMethod:
@@ -203,6 +205,8 @@ class LoadMethod:
         if self._manifest_due and rows:
             self._tell_shorter_names()
         writing = self.writing()
+        if self.setup.bare_values and not writing.hard_delete:
+            rows = self._without_soft_deletes(rows)
         batch = scheme.prepare(rows, writing, self.setup.warn_once)
         if scheme.takes_ids and not batch.rows:
             return 0
@@ -256,6 +260,20 @@ class LoadMethod:
             commands += self.cache.expire(shorter.extended_key)
         if commands:
             self.writer.run(commands)
+
+    def _without_soft_deletes(self, rows: list[Row]) -> list[Row]:
+        """A soft delete of a member or value of one property cannot be marked, and
+        adding it again would undo the delete: such rows are dropped, with a warning."""
+        kept = [row for row in rows if not row.deleted]
+        if len(kept) < len(rows):
+            self.setup.warn_once(
+                f"bare-delete:{self.stream}",
+                "Stream '%s': a delete row of a member or value of one property is dropped "
+                "(it cannot hold _sdc_deleted_at); hard_delete: true removes the member from "
+                "a set or sorted set, or the key.",
+                self.stream,
+            )
+        return kept
 
     def _manifest_commands(self) -> list[Command]:
         """The manifest's HSET, once per run, ahead of the first batch."""

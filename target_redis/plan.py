@@ -7,7 +7,6 @@ chooses the key scheme), shared by the stream's sinks across schema changes.
 
 from __future__ import annotations
 
-import dataclasses
 import decimal
 import math
 import time
@@ -23,20 +22,10 @@ if t.TYPE_CHECKING:
     from target_redis.key_schemes import KeyScheme
     from target_redis.load_method import LoadMethod
     from target_redis.record_formats import RecordFormat
+    from target_redis.record_values import RecordValues
+    from target_redis.row_settings import RowSettings
     from target_redis.search_index import SearchIndex
     from target_redis.search_values import Companions
-
-
-@dataclasses.dataclass(frozen=True)
-class RowSettings:
-    """What shapes a stream's rows beyond its plan's objects."""
-
-    score_field: str = ""
-    """``cache_type: sorted_set``: the property scoring a member."""
-    json_inexact_numbers: str = "double"
-    """``cache_type: json``: numbers RedisJSON would change stay ``double`` or ``string``."""
-    max_record_bytes: int = 512 * 1024 * 1024
-    """The largest value Redis accepts (``proto-max-bulk-len``)."""
 
 
 class StreamPlan:
@@ -56,6 +45,7 @@ class StreamPlan:
         self.companions: Companions | None = None
         """Values beside a record's own that a search index reads."""
         self._fields: t.Any = load.setup.record_format.field_values
+        self._values: RecordValues | None = None
         self.settings = settings
         self.encode = encode
         self._encode_plain: t.Callable[[t.Mapping[str, t.Any]], str | bytes] = (
@@ -97,6 +87,11 @@ class StreamPlan:
         if score and score not in properties:
             msg = f"Setting 'score_field': stream '{self.stream}' has no property {score!r}."
             raise TargetRedisError(msg)
+        values = self.settings.values
+        if values:
+            setting = "value_field" if self.cache.value_by_field else "member_field"
+            values.check(properties, setting)
+        self._values = values or None
         self.load.start()
         scheme = self.load.scheme
         self._row_key = scheme.row_key if scheme.keyed_by_record else None
@@ -107,6 +102,7 @@ class StreamPlan:
             and not score
             and not self.cache.doubles
             and not self.companions
+            and self._values is None
         )
 
     def schema(self, properties: t.Mapping[str, t.Any]) -> None:
@@ -169,7 +165,7 @@ class StreamPlan:
             record = self._inexact_numbers(record)
         if self.companions is not None:
             record = self.companions.apply(record)
-        return rows_module.make_row(
+        row = rows_module.make_row(
             record,
             self.emitted_at(time_extracted),
             deleted=deleted,
@@ -178,6 +174,9 @@ class StreamPlan:
             fields=self._fields,
             score=self.score(record, deleted=deleted) if self.settings.score_field else None,
         )
+        if self._values is not None:
+            self._values.apply(row, record)
+        return row
 
     def score(self, record: t.Mapping[str, t.Any], *, deleted: bool = False) -> str | None:
         """``score_field``'s value as a sorted-set score (a number's own text, a date or

@@ -94,6 +94,11 @@ class Row:
     """``cache_type: sorted_set``: the member's score."""
     shape: FieldShape | None = None
     """``record_format: fields``: how the record became ``fields`` (merges remake it)."""
+    member: str | None = None
+    """``member_field`` / ``value_field``: the member or value (else the record's JSON)."""
+    expires: int | None = None
+    """``expire_at_field`` / ``ttl_field``: when the key expires, epoch ms (None: the
+    stream's ``ttl_seconds``, if any)."""
 
     def record(self) -> dict[str, t.Any]:
         """The record as a dict (decoded again if it was dropped)."""
@@ -238,6 +243,7 @@ def plan_upsert(
                 pk=pk,
                 fields=row.shape,
             )
+            merged.expires = row.expires
             plan[pk] = UpsertEntry(merged, previous.merge_stored)
         elif not row.deleted:
             plan[pk] = UpsertEntry(row)
@@ -251,6 +257,7 @@ def plan_upsert(
                 pk=pk,
                 fields=row.shape,
             )
+            merged.expires = row.expires if row.expires is not None else previous.row.expires
             plan[pk] = UpsertEntry(merged, previous.merge_stored)
         else:
             plan[pk] = UpsertEntry(row, merge_stored=True)
@@ -264,13 +271,15 @@ def merge_into_stored(stored_data: str | None, row: Row) -> Row:
     stored = decode_json(stored_data)
     if not isinstance(stored, dict):
         return row
-    return make_row(
+    merged = make_row(
         {**stored, **row.record()},
         row.emitted_at,
         deleted=True,
         pk=row.pk,
         fields=row.shape,
     )
+    merged.expires = row.expires
+    return merged
 
 
 def count_writes(plan: t.Mapping[str, UpsertEntry]) -> int:

@@ -20,6 +20,8 @@ from target_redis.cache_types import CACHE_TYPES as _CACHE_CLASSES
 from target_redis.connection_settings import CONNECTION, TRANSPORT
 from target_redis.load_methods import LOAD_METHODS as _LOAD_CLASSES
 from target_redis.search_settings import SETTING_SCHEMA as _SEARCH_INDEX
+from target_redis.value_settings import NAMES as _VALUE_NAMES
+from target_redis.value_settings import VALUE_SETTINGS
 
 LOAD_METHODS = list(_LOAD_CLASSES)
 CACHE_TYPES = list(_CACHE_CLASSES)
@@ -80,9 +82,9 @@ SCHEMA = th.PropertiesList(
             "`order:{customer_id}:{order_no}` (the namespace is not prepended; `{{` and "
             "`}}` are literal braces). With one placeholder the value is used as it is; "
             "with several, `\\` and `:` are escaped in each and a `:` must separate them. "
-            "For `upsert` and `overwrite`, with at least one placeholder; with "
-            "`cache_type: sorted_set`, a template without placeholders names the "
-            "stream's key."
+            "For `upsert` and `overwrite`, with at least one placeholder; with a "
+            "single-key `cache_type` (`set`, `list`, `stream`, `sorted_set`), a template "
+            "without placeholders names the stream's key (`active_users`)."
         ),
     ),
     th.Property(
@@ -93,6 +95,7 @@ SCHEMA = th.PropertiesList(
             "as the tap wrote it, a date or date-time as epoch milliseconds)."
         ),
     ),
+    *VALUE_SETTINGS,
     th.Property(
         "on_update",
         th.StringType,
@@ -287,6 +290,7 @@ STREAM_SETTINGS = (
     "ttl_seconds",
     "stream_maxlen",
     "search_index",
+    *_VALUE_NAMES,
 )
 """The settings ``streams`` may override per stream."""
 

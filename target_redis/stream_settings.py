@@ -17,6 +17,8 @@ from target_redis.cache_types import CACHE_TYPES
 from target_redis.errors import TargetRedisError
 from target_redis.load_methods import LOAD_METHODS
 from target_redis.record_formats import RECORD_FORMATS
+from target_redis.record_values import RecordValues
+from target_redis.row_settings import RowSettings
 from target_redis.search_settings import SearchSettings
 from target_redis.search_settings import parse as parse_search
 from target_redis.templates import KeyTemplate
@@ -50,6 +52,10 @@ class StreamSettings:
     stream_maxlen: int
     search: SearchSettings | None = None
     """``search_index``."""
+    member_field: str = ""
+    value_field: str = ""
+    expire_at_field: str = ""
+    ttl_field: str = ""
 
     @property
     def cache_class(self) -> type[CacheType]:
@@ -66,10 +72,23 @@ class StreamSettings:
         """The load method's class."""
         return LOAD_METHODS[self.load_method]
 
+    def row_settings(self, stream: str, max_record_bytes: int) -> RowSettings:
+        """What shapes stream ``stream``'s rows beyond its plan's objects."""
+        return RowSettings(
+            score_field=self.score_field,
+            json_inexact_numbers=self.json_inexact_numbers,
+            max_record_bytes=max_record_bytes,
+            values=RecordValues(
+                stream, self.member_field or self.value_field, self.expire_at_field, self.ttl_field
+            ),
+        )
+
     def cache(self, server: ServerInfo) -> CacheType:
         """The stream's cache type, with its settings and the server's commands."""
         return CACHE_TYPES[self.cache_type](
-            ttl_seconds=self.ttl_seconds, stream_maxlen=self.stream_maxlen
+            ttl_seconds=self.ttl_seconds,
+            stream_maxlen=self.stream_maxlen,
+            per_record_expiry=bool(self.expire_at_field or self.ttl_field),
         ).for_server(server)
 
 
@@ -91,6 +110,10 @@ def _settings(config: t.Mapping[str, t.Any], where: str) -> StreamSettings:
         ttl_seconds=int(settings.value(config, "ttl_seconds")),
         stream_maxlen=int(settings.value(config, "stream_maxlen")),
         search=parse_search(settings.value(config, "search_index"), where),
+        member_field=settings.value(config, "member_field") or "",
+        value_field=settings.value(config, "value_field") or "",
+        expire_at_field=settings.value(config, "expire_at_field") or "",
+        ttl_field=settings.value(config, "ttl_field") or "",
     )
 
 
@@ -121,6 +144,7 @@ def entries(config: t.Mapping[str, t.Any]) -> list[StreamSettings]:
         _check_merge(each)
         _check_template_prefix(each, namespaces)
         _check_search(each, config, refuse_shape=here)
+        _check_values(each, config)
     _check_index_prefixes(found)
     return found
 
@@ -219,6 +243,31 @@ def _check_template_prefix(each: StreamSettings, namespaces: t.Sequence[str]) ->
         "(the namespace is not prepended to template keys)."
     )
     raise TargetRedisError(msg)
+
+
+def _check_values(each: StreamSettings, config: t.Mapping[str, t.Any]) -> None:
+    """``member_field``, ``value_field`` and the expiry fields where they apply."""
+    cache = each.cache_class
+    why = ""
+    if each.member_field and not cache.member_by_field:
+        why = "'member_field' applies to cache_type set, sorted_set and list"
+    elif each.value_field and not cache.value_by_field:
+        why = "'value_field' applies to cache_type string"
+    elif each.expire_at_field and each.ttl_field:
+        why = "'expire_at_field' and 'ttl_field' both give an expiry: set one"
+    elif (each.expire_at_field or each.ttl_field) and cache.single_key:
+        why = (
+            "'expire_at_field' / 'ttl_field' apply to keys of one record (hash, json, "
+            "string); a collection in one key would expire with all its records"
+        )
+    elif each.value_field and settings.value(config, "process_activate_version_messages"):
+        why = (
+            "'value_field' with process_activate_version_messages: a string holding one "
+            "value keeps no _sdc_table_version to tell versions apart"
+        )
+    if why:
+        msg = f"Setting {why}{each.where}; here it is cache_type {each.cache_type}."
+        raise TargetRedisError(msg)
 
 
 def _check_merge(each: StreamSettings) -> None:

@@ -33,7 +33,7 @@ from target_redis.invalid import InvalidRecords
 from target_redis.keyspace import KeySpace
 from target_redis.load_method import LoadMethod, StreamSetup
 from target_redis.load_methods import load_method_for, warn_incremental
-from target_redis.plan import RowSettings, StreamPlan
+from target_redis.plan import StreamPlan
 from target_redis.progress import Progress
 from target_redis.reader import COLLIDING_KEYS, FastReader, PlainReader, stream_name
 from target_redis.sdk_seam import ConfigInput, SeamTarget
@@ -312,15 +312,11 @@ class TargetRedis(SeamTarget):
             template=stream_settings.template(each),
             merge=each.merge,
             known_streams=self._known_streams.setdefault(each.namespace, set()),
-        )
-        row_settings = RowSettings(
-            score_field=each.score_field,
-            json_inexact_numbers=each.json_inexact_numbers,
-            max_record_bytes=self.connection.server.max_bulk_bytes,
+            bare_values=bool(each.member_field or each.value_field),
         )
         plan = StreamPlan(
             load_method_for(each.load_method, setup),
-            row_settings,
+            each.row_settings(stream, self.connection.server.max_bulk_bytes),
             self.encode,
             self.warn_once,
             search_for(each, setup.space, self.writer, self.logger, self._index_prefixes),

@@ -215,7 +215,7 @@ def test_list_overwrite_builds_aside_and_keeps_a_tombstone_by_hand() -> None:
         ({"cache_type": "list", "load_method": "upsert"}, "does not apply to 'cache_type: list'"),
         ({"key_template": "u:{id}"}, "keys built from values need upsert or overwrite"),
         ({"on_update": "merge"}, "'on_update: merge' applies to"),
-        ({"cache_type": "set", "key_template": "board"}, "cache_type set keeps a stream"),
+        ({"cache_type": "set", "key_template": "u:{id}"}, "cache_type set keeps a stream"),
     ],
 )
 def test_refusals_by_hand(config: dict[str, t.Any], refusal: str) -> None:
