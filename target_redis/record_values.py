@@ -27,6 +27,8 @@ class RecordValues:
     """``member_field`` or ``value_field``: the member or value is this property's text."""
     expire_at_field: str = ""
     ttl_field: str = ""
+    members: bool = False
+    """The value is a collection's member: a delete row needs it too, to remove it."""
 
     def __bool__(self) -> bool:
         return bool(self.value_field or self.expire_at_field or self.ttl_field)
@@ -47,9 +49,10 @@ class RecordValues:
         cannot be one."""
         if self.value_field:
             value = record.get(self.value_field)
-            if value is None:
+            if value is not None:
+                row.member = field_values({"v": value})[0][1]
+            elif self.members or not row.deleted:  # a key's delete needs no value
                 self._reject(self.value_field, "is missing or null; it is the member or value")
-            row.member = field_values({"v": value})[0][1]
         if self.expire_at_field:
             row.expires = self._expire_at(record.get(self.expire_at_field))
         elif self.ttl_field:

@@ -103,7 +103,8 @@ def check_access(
         cache = each.cache(connection.server)
         method = each.method_class
         replaces = each.format_class.field_values and method.reads_back and cache.replaces_in_place
-        shape = (each.namespace, each.cache_type, each.load_method, bool(each.ttl_seconds))
+        expires = bool(each.ttl_seconds), cache.per_record_expiry
+        shape = (each.namespace, each.cache_type, each.load_method, *expires)
         if (*shape, record_key, replaces, each.merge) in checked:
             continue
         checked.add((*shape, record_key, replaces, each.merge))

@@ -79,7 +79,11 @@ class StreamSettings:
             json_inexact_numbers=self.json_inexact_numbers,
             max_record_bytes=max_record_bytes,
             values=RecordValues(
-                stream, self.member_field or self.value_field, self.expire_at_field, self.ttl_field
+                stream,
+                self.member_field or self.value_field,
+                self.expire_at_field,
+                self.ttl_field,
+                members=bool(self.member_field),
             ),
         )
 
