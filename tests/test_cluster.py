@@ -510,3 +510,42 @@ def test_wait_for_replicas_on_every_master() -> None:
         assert done.returncode == 1 and done.stdout == ""
         assert "Only 1 of 2 replicas of node 127.0.0.1:" in done.stderr
         assert "(setting 'wait_for_replicas')" in done.stderr
+
+
+def test_members_values_and_expiry_per_record_across_slots(
+    cluster: LocalCluster, cc: redis.RedisCluster
+) -> None:
+    """member_field, value_field, expire_at_field on a cluster: strings spread over slots,
+    each with its own expiry; a set of one property, a delete removing its member."""
+    props = {
+        "id": {"type": "integer"},
+        "token": {"type": "string"},
+        "expires_at": {"type": ["null", "string"]},
+        "_sdc_deleted_at": {"type": ["null", "string"]},
+    }
+    config = cluster.config(
+        hard_delete=True,
+        streams={
+            "sessions": {
+                "cache_type": "string",
+                "load_method": "upsert",
+                "key_template": "session:{id}",
+                "value_field": "token",
+                "expire_at_field": "expires_at",
+            },
+            "active": {"cache_type": "set", "member_field": "id", "key_template": "active"},
+        },
+    )
+    rows = [{"id": i, "token": f"t{i}", "expires_at": "2999-01-01"} for i in range(40)]
+    rows[3]["expires_at"] = "2000-01-01"
+    messages = [
+        schema_msg("sessions", props, ["id"]),
+        schema_msg("active", props, ["id"]),
+        *(record_msg(s, row) for s in ("sessions", "active") for row in rows),
+        record_msg("active", {"id": 5, "token": "x", "_sdc_deleted_at": "2024-01-01T00:00:00Z"}),
+    ]
+    run_target(config, singer_lines(*messages))
+    assert cc.get("session:7") == "t7" and cc.exists("session:3") == 0
+    assert len({key_slot(f"session:{i}".encode()) for i in range(40)}) > 30
+    assert all(cc.ttl(f"session:{i}") > 0 for i in range(40) if i != 3)
+    assert cc.smembers("active") == {str(i) for i in range(40)} - {"5"}
