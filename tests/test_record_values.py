@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import datetime
 import json
+import shlex
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
 
 from devtools.server import RedisServer
@@ -308,3 +313,44 @@ def test_refusals_at_start(
         run(server.config(**settings), {"user_id": 1, "name": "a"})
     assert refusal in str(caught.value)
     assert r.keys("*") == []
+
+
+def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
+    """docs/layouts.md's members, values and expiry: its config, the input it describes,
+    every redis-cli line with its output."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "layouts.md").read_text()
+    section = page.split("## One property as a member or value")[1].split("\n## ")[0]
+    config = yaml.safe_load(section.split("```yaml\n")[1].split("```")[0])["config"]
+    props = {
+        "user_id": {"type": "integer"},
+        "id": {"type": "string"},
+        "token": {"type": "string"},
+        "expires_at": {"type": ["null", "string"], "format": "date-time"},
+        **DELETED,
+    }
+    messages = [
+        schema_msg("active_users", props, ["user_id"]),
+        schema_msg("sessions", props, ["id"]),
+        *(record_msg("active_users", {"user_id": i}) for i in (42, 7, 1001)),
+        record_msg("active_users", {"user_id": 7, "_sdc_deleted_at": GONE}),
+        record_msg(
+            "sessions", {"id": "s1", "token": "9f2c4e", "expires_at": "2999-01-01T00:00:00Z"}
+        ),
+        record_msg(
+            "sessions", {"id": "s2", "token": "77aa01", "expires_at": "2020-01-01T00:00:00Z"}
+        ),
+    ]
+    run_target({**server.config(), **config}, singer_lines(*messages))
+    cli = shutil.which("redis-cli") or shutil.which("valkey-cli")
+    assert cli is not None
+    shown = section.split("```console\n")[1].split("```")[0].split("$ redis-cli ")[1:]
+    for session in shown:
+        command, _, expected = session.partition("\n")
+        run_cli = subprocess.run(
+            [cli, "--no-raw", "-p", str(server.port), *shlex.split(command, comments=True)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert run_cli.stdout == expected, command
+    assert len(shown) == 4
