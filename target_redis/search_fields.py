@@ -96,9 +96,7 @@ def plan(
         twice = sorted({n for n in names if names.count(n) > 1})
         msg = f"Setting 'search_index': stream '{stream}' has two attributes named {twice[0]!r}."
         raise TargetRedisError(msg)
-    companions = Companions(
-        stream, tuple(dates), tuple(tags), search.separator, dict(search.vectors), json=json
-    )
+    companions = Companions(stream, tuple(dates), tuple(tags), search.separator, search.vectors)
     return IndexPlan(tuple(attributes), tuple(skipped), companions)
 
 

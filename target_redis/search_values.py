@@ -26,7 +26,6 @@ class Companions:
     """(property, companion): a hash's array of scalars joined by ``separator``."""
     separator: str = ","
     vectors: t.Mapping[str, Vector] = dataclasses.field(default_factory=dict)
-    json: bool = False
 
     def __bool__(self) -> bool:
         return bool(self.dates or self.tags or self.vectors)
