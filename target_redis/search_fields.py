@@ -28,6 +28,8 @@ TAGS_SUFFIX = "__tags"
 SHORT_STRING = 64
 """A string with a ``maxLength`` up to this is a TAG (a code, an id), else TEXT."""
 SCALARS = frozenset({"string", "integer", "number", "boolean"})
+MAX_TEXT = 128
+"""RediSearch's limit of TEXT attributes in an index."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -80,6 +82,9 @@ def plan(
             skipped.append(f"{name} ({found})")
             continue
         for attribute, companion in found:
+            if attribute.words[0] == "TEXT" and _texts(attributes) >= MAX_TEXT:
+                skipped.append(f"{attribute.name} (beyond {MAX_TEXT} TEXT attributes)")
+                continue
             if companion:
                 if companion in taken:
                     msg = (
@@ -98,6 +103,10 @@ def plan(
         raise TargetRedisError(msg)
     companions = Companions(stream, tuple(dates), tuple(tags), search.separator, search.vectors)
     return IndexPlan(tuple(attributes), tuple(skipped), companions)
+
+
+def _texts(attributes: list[Attribute]) -> int:
+    return sum(1 for a in attributes if a.words[0] == "TEXT")
 
 
 def _types(schema: t.Any) -> tuple[set[str], str]:

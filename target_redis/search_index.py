@@ -43,7 +43,9 @@ class Definition:
 
     def create_command(self) -> tuple[str, ...]:
         """``FT.CREATE``."""
-        head = ("FT.CREATE", self.name, "ON", self.on, "PREFIX", "1", self.prefix, "SCHEMA")
+        # MAXTEXTFIELDS: without it FT.ALTER cannot add a 33rd TEXT attribute.
+        on = ("ON", self.on, "PREFIX", "1", self.prefix)
+        head = ("FT.CREATE", self.name, *on, "MAXTEXTFIELDS", "SCHEMA")
         return (*head, *(word for each in self.attributes for word in each.args()))
 
     def text(self) -> str:

@@ -679,3 +679,29 @@ def test_expired_records_leave_the_index(module_server: RedisServer, modules: re
     assert count(modules, "idx:s") == 0
     assert modules.keys(":s:*") == []
     assert int(wait_indexed(modules, "idx:s")["max_doc_id"]) == 3  # all three were indexed
+
+
+def test_wide_schemas_grow_past_32_text_attributes_and_stop_at_128(
+    module_server: RedisServer, modules: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """FT.ALTER could not add a 33rd TEXT attribute to an index created without
+    MAXTEXTFIELDS (the run failed); RediSearch takes at most 128 TEXT attributes."""
+    caplog.set_level(logging.INFO)
+    config = module_server.config(record_format="fields", search_index=True, load_method="upsert")
+
+    def strings(n: int) -> dict[str, t.Any]:
+        return {"id": {"type": "integer"}, **{f"s{i:03d}": {"type": "string"} for i in range(n)}}
+
+    for width in (30, 40, 130):
+        record = {"id": width, **{f"s{i:03d}": f"w{width}" for i in range(width)}}
+        run_target(
+            config, singer_lines(schema_msg("s", strings(width), ["id"]), record_msg("s", record))
+        )
+    kinds = attributes(modules, "idx:s")
+    assert sum(kind == "TEXT" for kind in kinds.values()) == 128
+    assert "s128" not in kinds and "s127" in kinds
+    assert (
+        "search_index leaves out s128 (beyond 128 TEXT attributes), s129 (beyond 128" in caplog.text
+    )
+    assert ids(modules, "idx:s", "@s035:w40") == [":s:40"]
+    assert ids(modules, "idx:s", "@s000:w30") == [":s:30"]
