@@ -42,8 +42,8 @@ def record_decoder(schema: dict[str, t.Any]) -> msgspec.json.Decoder | None:
     try:
         record_type = _translate({"type": "object", **schema})
         return msgspec.json.Decoder(record_type)
-    except (Unsupported, TypeError, RecursionError):
-        return None
+    except (Unsupported, TypeError, ValueError, RecursionError):
+        return None  # ValueError: a property name msgspec refuses ('"', '\\', controls)
 
 
 def _translate(schema: t.Any) -> t.Any:

@@ -8,11 +8,14 @@ import typing as t
 
 import msgspec
 import pytest
+import redis
+from helpers import record_msg, run_target, schema_msg, singer_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
+from devtools.server import RedisServer
 from target_redis.direct import _checker
 from target_redis.reader import DECODER
 from target_redis.schema_types import record_decoder
@@ -124,6 +127,10 @@ def test_types_are_never_more_lenient_and_decisions_match(schema: dict, record: 
         ({"properties": {"a": {}}, "additionalProperties": False}, False),
         ({"properties": {"a": {"type": "array", "items": [{"type": "string"}]}}}, False),
         ({"properties": {"a": {"properties": {"b": {"type": "string"}}}}}, False),
+        # msgspec refuses such field names (ValueError): the validator decides instead
+        ({"properties": {'quo"te': {"type": "string"}}}, False),
+        ({"properties": {"back\\slash": {"type": "string"}}}, False),
+        ({"properties": {"o": {"type": "object", "properties": {"tab\t": {}}}}}, False),
     ],
 )
 def test_which_schemas_translate(schema: dict, translates: bool) -> None:
@@ -157,3 +164,12 @@ def test_a_number_msgspec_cannot_hold_is_judged_by_the_validator() -> None:
         decoder.decode(text)
     assert _checker(CompiledValidator(schema))(msgspec.Raw(text), DECODER.decode(text)) is True
     assert sdk_decision(schema, DECODER.decode(text)) is True
+
+
+def test_a_property_name_with_a_quote_loads(server: RedisServer, r: redis.Redis) -> None:
+    """It stopped the run ('Renamed field names must not contain...'), a valid input."""
+    props = {"id": {"type": "integer"}, 'say "hi"': {"type": "string"}, "a\\b": {"type": "string"}}
+    record = {"id": 1, 'say "hi"': "x", "a\\b": "y"}
+    config = server.config(record_format="fields", load_method="upsert")
+    run_target(config, singer_lines(schema_msg("s", props, ["id"]), record_msg("s", record)))
+    assert r.hgetall(":s:1") == {"id": "1", 'say "hi"': "x", "a\\b": "y"}
