@@ -28,6 +28,14 @@ TAGS_SUFFIX = "__tags"
 SHORT_STRING = 64
 """A string with a ``maxLength`` up to this is a TAG (a code, an id), else TEXT."""
 SCALARS = frozenset({"string", "integer", "number", "boolean"})
+KEYWORDS = frozenset(
+    {
+        *("SORTABLE", "UNF", "NOSTEM", "NOINDEX", "PHONETIC", "WEIGHT", "SEPARATOR"),
+        *("CASESENSITIVE", "WITHSUFFIXTRIE", "INDEXEMPTY", "INDEXMISSING"),
+    }
+)
+"""Attribute options: FT.CREATE reads a hash field of such a name as the option of the
+attribute before it."""
 MAX_TEXT = 128
 """RediSearch's limit of TEXT attributes in an index."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -76,6 +84,9 @@ def plan(
         override = search.fields.get(name)
         if override == ():
             skipped.append(f"{name} (skip)")
+            continue
+        if not json and name.upper() in KEYWORDS:
+            skipped.append(f"{name} (an FT.CREATE option's name; rename it with a stream map)")
             continue
         found = _attribute(name, schema, search, json=json, override=override, stream=stream)
         if isinstance(found, str):

@@ -705,3 +705,32 @@ def test_wide_schemas_grow_past_32_text_attributes_and_stop_at_128(
     )
     assert ids(modules, "idx:s", "@s035:w40") == [":s:40"]
     assert ids(modules, "idx:s", "@s000:w30") == [":s:30"]
+
+
+@pytest.mark.parametrize("cache_type", ["hash", "json"])
+def test_property_names_an_index_could_misread(
+    module_server: RedisServer,
+    modules: redis.Redis,
+    cache_type: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A hash field named like an attribute option ('sortable') was read by FT.CREATE as
+    the option of the attribute before it: the index was not created and the run failed."""
+    caplog.set_level(logging.INFO)
+    names = ["AS", "sortable", "TEXT", "SCHEMA", "weird name", 'quo"te', "ünï", "a.b", "@x", "{y}"]
+    props = {"id": {"type": "integer"}, **{n: {"type": "string"} for n in names}}
+    record = {"id": 1, **{n: f"v{i}" for i, n in enumerate(names)}}
+    config = module_server.config(
+        search_index=True,
+        load_method="upsert",
+        **({"record_format": "fields"} if cache_type == "hash" else {"cache_type": "json"}),
+    )
+    run_target(config, singer_lines(schema_msg("s", props, ["id"]), record_msg("s", record)))
+    info = wait_indexed(modules, "idx:s")
+    found = [a["attribute"] for a in info["attributes"]]
+    indexed = [n for n in names if cache_type == "json" or n != "sortable"]
+    assert found == ["id", *indexed]
+    assert int(info["num_docs"]) == 1 and int(info["hash_indexing_failures"]) == 0
+    assert ids(modules, "idx:s", "@weird\\ name:v4") == [":s:1"]
+    if cache_type == "hash":
+        assert "sortable (an FT.CREATE option's name; rename it with a stream map)" in caplog.text
