@@ -5,11 +5,10 @@ record (``keys``).
 - ``ids``: ``N:S:<n>`` from the counter ``N:S`` (Airbyte's layout);
 - ``primary-key``: ``N:S:<encoded key properties>``;
 - ``template``: ``key_template`` rendered with the record's values;
-- ``single-key``: the whole stream in one key (``N:S``, or a template without
-  placeholders), for collection types; a sorted set's members by primary key.
+(collection_schemes.py: ``single-key`` and ``groups``; schemes.py: the registry.)
 
 Pure: ``prepare`` (rows -> what to read first), then ``commands`` (with what was read).
-Adding a scheme: one class and its ``KEY_SCHEMES`` entry, named by a load method.
+Adding a scheme: one class and its ``schemes.KEY_SCHEMES`` entry, named by a load method.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import dataclasses
 import typing as t
 
 from target_redis import ownership
-from target_redis.cache_types import CollectionType, RecordType
+from target_redis.cache_types import RecordType
 from target_redis.errors import RejectedRecord
 from target_redis.keys import encode_pk
 from target_redis.rows import merge_into_stored, plan_upsert
@@ -143,7 +142,7 @@ class KeyScheme:
 
     def prepare(self, rows: list[Row], writing: Writing, warn: Warn) -> Batch:
         """The batch, and what must be read before its commands can be built."""
-        return Batch(_kept(rows, writing, warn, self.stream))
+        return Batch(kept_rows(rows, writing, warn, self.stream))
 
     def commands(self, batch: Batch, facts: Facts, writing: Writing) -> list[Command]:
         """The commands writing the batch (pure)."""
@@ -207,7 +206,7 @@ class PrimaryKey(KeyScheme):
 
     def row_key(self, record: t.Mapping[str, t.Any]) -> str | None:
         """The encoded key properties (keys.encode_pk)."""
-        return _primary_key(record, self.key_properties, self.stream)
+        return primary_key(record, self.key_properties, self.stream)
 
     def key_of(self, suffix: str) -> str:
         """The key of a row keyed by ``suffix``."""
@@ -298,72 +297,7 @@ class Template(PrimaryKey):
         return f"{kind} records keyed by template {template}"
 
 
-class SingleKey(KeyScheme):
-    """The whole stream in one key: ``N:S``, or a template without placeholders."""
-
-    name = "single-key"
-    per_record = False
-
-    @property
-    def keyed_by_record(self) -> bool:
-        """A sorted set's members are the records' primary keys, when they have one."""
-        return self.cache.members_by_key and bool(self.key_properties)
-
-    def row_key(self, record: t.Mapping[str, t.Any]) -> str | None:
-        """The member: the encoded key properties (sorted sets)."""
-        if not self.keyed_by_record:
-            return None
-        return _primary_key(record, self.key_properties, self.stream)
-
-    def template_text(self) -> str:
-        """The template naming the key, if any."""
-        return self.template.text if self.template is not None else ""
-
-    @classmethod
-    def describe(cls, kind: str, columns: t.Sequence[str], template: str) -> str:
-        """``a list at the stream's key``."""
-        return f"a {kind} at the stream's key"
-
-    def final_key(self) -> str:
-        """The stream's key: ``N:S``, or a key template without placeholders."""
-        template = self.template
-        return template.literal if template is not None and template.literal else self.space.key
-
-    def prepare(self, rows: list[Row], writing: Writing, warn: Warn) -> Batch:
-        """Delete rows: removed (hard_delete) where the type finds members, else
-        dropped; a soft delete without a score leaves its member as it is."""
-        cache = t.cast("CollectionType", self.cache)
-        removed = [row for row in rows if row.deleted] if writing.hard_delete else []
-        if removed and (cache.removes or all(r.member is not None for r in removed)):
-            kept = [row for row in rows if not row.deleted]
-        else:
-            kept, removed = _kept(rows, writing, warn, self.stream), []
-        # A sorted set finds members by key and holds no record: nothing to mark.
-        if cache.scored and any(row.deleted and row.score is None for row in kept):
-            warn(
-                f"soft-delete-unscored:{self.stream}",
-                "Stream '%s': a delete row without score_field leaves its member as it is "
-                "(a sorted set holds no _sdc_deleted_at); hard_delete: true removes it.",
-                self.stream,
-            )
-            kept = [row for row in kept if not (row.deleted and row.score is None)]
-        return Batch(kept, removed=removed)
-
-    def commands(self, batch: Batch, facts: Facts, writing: Writing) -> list[Command]:
-        """Adds and removals at the stream's key (or the overwrite's temporary key)."""
-        cache = t.cast("CollectionType", self.cache)
-        key = writing.collection_key or self.final_key()
-        commands = cache.add_commands(key, batch.rows) + cache.remove_commands(key, batch.removed)
-        if key != self.final_key():  # a temporary key: a crashed run's leftover expires
-            commands.append(("EXPIRE", key, str(TEMP_KEY_SECONDS)))
-        return commands + self.cache.expire(self.space.manifest_key) + list(writing.upkeep)
-
-    def once(self, writing: Writing) -> str | None:
-        """Pushes (lists, streams) would land twice if re-sent: applied once."""
-        return (writing.collection_key or self.final_key()) if self.cache.transactional else None
-
-
-def _primary_key(record: t.Mapping[str, t.Any], names: t.Sequence[str], stream: str) -> str:
+def primary_key(record: t.Mapping[str, t.Any], names: t.Sequence[str], stream: str) -> str:
     values = []
     for name in names:
         value = record.get(name)
@@ -377,7 +311,7 @@ def _primary_key(record: t.Mapping[str, t.Any], names: t.Sequence[str], stream: 
     return encode_pk(values)
 
 
-def _kept(rows: list[Row], writing: Writing, warn: Warn, stream: str) -> list[Row]:
+def kept_rows(rows: list[Row], writing: Writing, warn: Warn, stream: str) -> list[Row]:
     """Without keys to remove, hard_delete drops delete rows (with a warning)."""
     if not writing.hard_delete:
         return rows
@@ -391,9 +325,3 @@ def _kept(rows: list[Row], writing: Writing, warn: Warn, stream: str) -> list[Ro
             writing.method,
         )
     return kept
-
-
-KEY_SCHEMES: dict[str, type[KeyScheme]] = {
-    cls.name: cls for cls in (Ids, PrimaryKey, Template, SingleKey)
-}
-"""Every key scheme by the name manifests record."""

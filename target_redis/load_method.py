@@ -22,8 +22,9 @@ import typing as t
 
 from target_redis import start_checks
 from target_redis.cache_types import CACHE_TYPES, RecordType
+from target_redis.collection_schemes import SingleKey
 from target_redis.errors import TargetRedisError
-from target_redis.key_schemes import Facts, Ids, KeyScheme, SingleKey, Template, Writing
+from target_redis.key_schemes import Facts, Ids, KeyScheme, Template, Writing
 from target_redis.manifest import Manifest, conflicts, held_without_manifest
 from target_redis.ownership import Ownership
 

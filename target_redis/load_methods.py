@@ -13,12 +13,14 @@ import time
 import typing as t
 
 from target_redis import start_checks
+from target_redis.collection_schemes import SingleKey
 from target_redis.errors import REDIS_ERRORS, TargetRedisError
-from target_redis.key_schemes import KEY_SCHEMES, Ids, KeyScheme, PrimaryKey, SingleKey, Template
+from target_redis.key_schemes import Ids, KeyScheme, PrimaryKey, Template
 from target_redis.keys import aside_key, parse_id_suffix
 from target_redis.lease import Fence
 from target_redis.load_method import LoadMethod, StreamSetup
 from target_redis.redis_reads import ISSUED
+from target_redis.schemes import KEY_SCHEMES
 
 if t.TYPE_CHECKING:
     from target_redis.key_schemes import Writing

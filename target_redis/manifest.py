@@ -13,7 +13,9 @@ import datetime
 import json
 import typing as t
 
-from target_redis.key_schemes import KEY_SCHEMES, Ids, KeyScheme, SingleKey
+from target_redis.collection_schemes import SingleKey
+from target_redis.key_schemes import Ids, KeyScheme
+from target_redis.schemes import KEY_SCHEMES
 
 UNKNOWN = "unknown"
 """Per-record keys written before manifests existed (ids or primary keys)."""

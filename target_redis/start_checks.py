@@ -7,9 +7,9 @@ from __future__ import annotations
 import typing as t
 
 from target_redis.errors import TargetRedisError
-from target_redis.key_schemes import KEY_SCHEMES
 from target_redis.ownership import claim
 from target_redis.redis_reads import ISSUED
+from target_redis.schemes import KEY_SCHEMES
 
 if t.TYPE_CHECKING:
     import logging
