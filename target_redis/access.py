@@ -43,6 +43,7 @@ def needed_commands(
     *,
     replaces: bool = False,
     merge: bool = False,
+    grouped: bool = False,
 ) -> list[Command]:
     """The commands (on the probe keys) that a load with this cache type and method runs
     (``replaces``: records are replaced in place in MULTI/EXEC; ``merge``: JSON.MERGE
@@ -51,7 +52,7 @@ def needed_commands(
     overwrite = load_method.replaces_key_space
     manifest = (cache.hash_set, manifest_key, "cache_type", "x")
     if not isinstance(cache, RecordType):
-        key = record if overwrite else counter  # record: the temp key
+        key = record if overwrite or grouped else counter  # the temp key, or a group's
         commands: list[Command] = [*cache.probe_commands(key), manifest]
         if overwrite:
             commands += [("EXISTS", record), ("RENAME", record, counter), ("PERSIST", counter)]
@@ -128,7 +129,13 @@ def check_write_access(
         keys = (keys[0], record_key, *keys[2:])
     check_module(client, cache, where, keys[1])
     commands = needed_commands(
-        cache, load_method, delete_command, keys, replaces=replaces, merge=merge
+        cache,
+        load_method,
+        delete_command,
+        keys,
+        replaces=replaces,
+        merge=merge,
+        grouped=cache.single_key and record_key is not None,
     )
     if server.fakeredis and cache.module_command:
         # fakeredis cannot delete a JSON document: do not leave a probe one behind.

@@ -109,7 +109,7 @@ class CacheType:
             )
             raise TargetRedisError(msg)
         if template is not None and cls.single_key:
-            if cls.named_by_template and template.literal:
+            if cls.named_by_template:  # its key, or with placeholders a key per group
                 return
             msg = (
                 f"Setting 'key_template'{where} ({template.text!r}): cache_type {cls.name} "

@@ -1,10 +1,12 @@
 """Key schemes of the collection types (sets, lists, streams, sorted sets): the whole
-stream in one key (``single-key``). Pure, like key_schemes.py."""
+stream in one key (``single-key``), or a collection per value of a template's
+placeholders (``groups``). Pure, like key_schemes.py."""
 
 from __future__ import annotations
 
 import typing as t
 
+from target_redis import ownership
 from target_redis.key_schemes import (
     TEMP_KEY_SECONDS,
     Batch,
@@ -19,6 +21,7 @@ from target_redis.key_schemes import (
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CollectionType
     from target_redis.rows import Command, Row
+    from target_redis.templates import KeyTemplate
 
 
 class SingleKey(KeyScheme):
@@ -84,3 +87,50 @@ class SingleKey(KeyScheme):
     def once(self, writing: Writing) -> str | None:
         """Pushes (lists, streams) would land twice if re-sent: applied once."""
         return (writing.collection_key or self.final_key()) if self.cache.transactional else None
+
+
+class Groups(SingleKey):
+    """A collection per value of a ``key_template``'s placeholders
+    (``orders:{customer_id}``): each record goes to the collection its values name.
+    The collections' keys are recorded in the stream's key index (ownership.py)."""
+
+    name = "groups"
+    indexed = True
+    grouped = True
+
+    def group_key(self, record: t.Mapping[str, t.Any]) -> str:
+        """The template rendered with the record's values."""
+        return t.cast("KeyTemplate", self.template).render(record, self.stream)
+
+    def columns(self) -> tuple[str, ...]:
+        """The template's placeholders."""
+        return tuple(t.cast("KeyTemplate", self.template).placeholders)
+
+    @classmethod
+    def describe(cls, kind: str, columns: t.Sequence[str], template: str) -> str:
+        """``a sorted_set per template orders:{customer_id}``."""
+        return f"a {kind} per template {template}"
+
+    def commands(self, batch: Batch, facts: Facts, writing: Writing) -> list[Command]:
+        """Claims of the batch's collections, then adds and removals per collection."""
+        cache = t.cast("CollectionType", self.cache)
+        added = _by_group(batch.rows)
+        removed = _by_group(batch.removed)
+        commands = ownership.claim(self.space.index_key, sorted({*added, *removed}))
+        for key, rows in added.items():
+            commands += cache.add_commands(key, rows)
+        for key, rows in removed.items():
+            commands += cache.remove_commands(key, rows)
+        return commands + self.stream_keys_expiry(writing)
+
+    def once(self, writing: Writing) -> str | None:
+        """Pushes (lists, streams) are applied once (Writer.run: a mark per slot)."""
+        return self.space.key if self.cache.transactional else None
+
+
+def _by_group(rows: t.Sequence[Row]) -> dict[str, list[Row]]:
+    """Rows per collection key, in record order within each."""
+    found: dict[str, list[Row]] = {}
+    for row in rows:
+        found.setdefault(t.cast("str", row.group), []).append(row)
+    return found

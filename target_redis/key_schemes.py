@@ -97,6 +97,8 @@ class KeyScheme:
     """Its keys live under ``N:S:`` next to counter ids another writer may add."""
     by_columns: t.ClassVar[bool] = False
     """Its keys are built from the key properties (a change of them is a new scheme)."""
+    grouped: t.ClassVar[bool] = False
+    """Rows go to the collection their values name (``group_key``)."""
 
     def __init__(
         self,
@@ -130,6 +132,10 @@ class KeyScheme:
     def columns(self) -> tuple[str, ...]:
         """The properties keys are built from (the manifest's ``key_properties``)."""
         return ()
+
+    def group_key(self, record: t.Mapping[str, t.Any]) -> str:
+        """The key of the collection a record goes to (``grouped`` schemes)."""
+        raise NotImplementedError
 
     def template_text(self) -> str:
         """The template the manifest records."""

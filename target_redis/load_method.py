@@ -22,7 +22,7 @@ import typing as t
 
 from target_redis import start_checks
 from target_redis.cache_types import CACHE_TYPES, RecordType
-from target_redis.collection_schemes import SingleKey
+from target_redis.collection_schemes import Groups, SingleKey
 from target_redis.errors import TargetRedisError
 from target_redis.key_schemes import Facts, Ids, KeyScheme, Template, Writing
 from target_redis.manifest import Manifest, conflicts, held_without_manifest
@@ -76,6 +76,8 @@ class LoadMethod:
     """``on_update: merge`` lays records over stored ones."""
     reads_back: t.ClassVar[bool] = True
     """It reads stored records and deletes keys (the access check probes that)."""
+    groups: t.ClassVar[bool] = False
+    """It writes a collection per value of a template's placeholders."""
 
     @classmethod
     def check(cls, cache: type[CacheType], template: KeyTemplate | None, where: str) -> None:
@@ -84,6 +86,12 @@ class LoadMethod:
             msg = (
                 f"Setting 'load_method: {cls.name}' does not apply to 'cache_type: "
                 f"{cache.name}'{where} (records have no key of their own)."
+            )
+            raise TargetRedisError(msg)
+        if template is not None and template.placeholders and cache.single_key and not cls.groups:
+            msg = (
+                f"Setting 'key_template'{where} ({template.text!r}): a {cache.name} per value "
+                f"of its placeholders takes load_method append-only for now, not {cls.name}."
             )
             raise TargetRedisError(msg)
         if template is not None and not cls.keys_from_values and not cache.single_key:
@@ -120,9 +128,11 @@ class LoadMethod:
         )
 
     def default_scheme(self) -> type[KeyScheme]:
-        """A single key for collection types, a template's keys, else ids."""
+        """A single key for collection types (a collection per group with a template's
+        placeholders), a template's keys, else ids."""
+        template = self.setup.template
         if self.cache.single_key:
-            return SingleKey
+            return Groups if template is not None and template.placeholders else SingleKey
         return Template if self.setup.template is not None else Ids
 
     def choose_scheme(self) -> type[KeyScheme]:

@@ -40,6 +40,7 @@ class AppendOnly(LoadMethod):
     name = "append-only"
     keys_from_values = False
     reads_back = False
+    groups = True
 
 
 class Upsert(LoadMethod):

@@ -36,7 +36,7 @@ SINGLE_KEY_COMMANDS = frozenset(
     {
         *("HSET", "HMSET", "SET", "JSON.SET", "SADD", "SREM", "RPUSH", "XADD", "INCRBY"),
         *("ZADD", "ZREM", "HINCRBY", "HSETNX"),
-        *("EXPIRE", "PERSIST", "UNLINK", "DEL", "HDEL", "JSON.MERGE"),
+        *("EXPIRE", "PEXPIREAT", "PERSIST", "UNLINK", "DEL", "HDEL", "JSON.MERGE"),
         # two keys, one slot (the second is built with the first's hash tag)
         *("COPY", "RENAME"),
     }

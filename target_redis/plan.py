@@ -46,6 +46,7 @@ class StreamPlan:
         """Values beside a record's own that a search index reads."""
         self._fields: t.Any = load.setup.record_format.field_values
         self._values: RecordValues | None = None
+        self._group_key: t.Callable[[t.Mapping[str, t.Any]], str] | None = None
         self.settings = settings
         self.encode = encode
         self._encode_plain: t.Callable[[t.Mapping[str, t.Any]], str | bytes] = (
@@ -95,6 +96,7 @@ class StreamPlan:
         self.load.start()
         scheme = self.load.scheme
         self._row_key = scheme.row_key if scheme.keyed_by_record else None
+        self._group_key = scheme.group_key if scheme.grouped else None
         self.schema(properties)
         self.plain_rows = (
             self._row_key is None
@@ -103,6 +105,7 @@ class StreamPlan:
             and not self.cache.doubles
             and not self.companions
             and self._values is None
+            and self._group_key is None
         )
 
     def schema(self, properties: t.Mapping[str, t.Any]) -> None:
@@ -176,6 +179,8 @@ class StreamPlan:
         )
         if self._values is not None:
             self._values.apply(row, record)
+        if self._group_key is not None:
+            row.group = self._group_key(record)
         return row
 
     def score(self, record: t.Mapping[str, t.Any], *, deleted: bool = False) -> str | None:

@@ -99,6 +99,8 @@ class Row:
     expires: int | None = None
     """``expire_at_field`` / ``ttl_field``: when the key expires, epoch ms (None: the
     stream's ``ttl_seconds``, if any)."""
+    group: str | None = None
+    """A grouped collection's key (``key_template`` of a collection type)."""
 
     def record(self) -> dict[str, t.Any]:
         """The record as a dict (decoded again if it was dropped)."""

@@ -228,17 +228,20 @@ class Writer(Reads):
         self._marks.clear()
 
     def _run_once(self, chunk: t.Sequence[Command], guarded: str, fence: Fence | None) -> None:
+        if fence is None and not isinstance(self.client, redis.Redis):
+            # A MULTI spans one slot: each slot's commands (a grouped collection's spread
+            # over many) run in a MULTI with a mark of their own, one round trip each.
+            keys = routing_keys(chunk) or [guarded] * len(chunk)
+            slots: dict[int, tuple[str, list[Command]]] = {}
+            for key, command in zip(keys, chunk, strict=True):
+                slots.setdefault(key_slot(key.encode()), (key, []))[1].append(command)
+            for key, commands in slots.values():
+                mark = slot_mate(key, f"applied:{self.run_id}")
+                self._marks.add(mark)
+                self._send_marked(commands, mark, None)
+            return
         mark = slot_mate(guarded, f"applied:{self.run_id}")
         self._marks.add(mark)
-        if fence is None and not isinstance(self.client, redis.Redis):
-            # A MULTI spans one slot: what goes elsewhere (a manifest) is idempotent.
-            slot = key_slot(guarded.encode())
-            keys = routing_keys(chunk) or [guarded] * len(chunk)
-            here = [key_slot(key.encode()) == slot for key in keys]
-            elsewhere = [c for c, same in zip(chunk, here, strict=True) if not same]
-            if elsewhere:
-                self.retrier.call("writing", functools.partial(self._send, elsewhere))
-                chunk = [c for c, same in zip(chunk, here, strict=True) if same]
         for part in fence.parts(chunk) if fence is not None else [chunk]:
             self._send_marked(part, mark, fence)
 

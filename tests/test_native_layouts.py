@@ -211,7 +211,10 @@ REFUSED = [
         {"key_template": "user:{id}"},
         "key_template' ('user:{id}'): keys built from values need upsert",
     ),
-    ({"key_template": "u:{id}", "cache_type": "list"}, "cache_type list keeps a stream in one key"),
+    (
+        {"key_template": "u:{id}", "cache_type": "list", "load_method": "overwrite"},
+        "a list per value of its placeholders takes load_method append-only for now",
+    ),
     (
         {"key_template": "board", "load_method": "upsert"},
         "('board') has no placeholder: every record would overwrite key 'board'",

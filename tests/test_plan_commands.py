@@ -93,6 +93,8 @@ def commands_for(config: dict[str, t.Any]) -> list[list[str]] | str:
             fields=each.format_class.field_values,
             score=str(record["score"]) if each.score_field else None,
         )
+        if scheme.grouped:
+            row.group = scheme.group_key(record)
         made.append(row)
     writing = load.writing()
     batch = scheme.prepare(made, writing, lambda *args: None)
@@ -215,7 +217,10 @@ def test_list_overwrite_builds_aside_and_keeps_a_tombstone_by_hand() -> None:
         ({"cache_type": "list", "load_method": "upsert"}, "does not apply to 'cache_type: list'"),
         ({"key_template": "u:{id}"}, "keys built from values need upsert or overwrite"),
         ({"on_update": "merge"}, "'on_update: merge' applies to"),
-        ({"cache_type": "set", "key_template": "u:{id}"}, "cache_type set keeps a stream"),
+        (
+            {"cache_type": "set", "key_template": "u:{id}", "load_method": "overwrite"},
+            "a set per value of its placeholders takes load_method append-only",
+        ),
     ],
 )
 def test_refusals_by_hand(config: dict[str, t.Any], refusal: str) -> None:

@@ -298,11 +298,12 @@ def run(config: dict, *records: dict) -> list[dict]:
                         "cache_type": "sorted_set",
                         "score_field": "user_id",
                         "key_template": "b:{name}",
+                        "load_method": "overwrite",
                     }
                 }
             },
-            "cache_type sorted_set keeps a stream in one key (a template without "
-            "placeholders may name it)",
+            "a sorted_set per value of its placeholders takes load_method append-only for "
+            "now, not overwrite",
         ),
     ],
 )
