@@ -1,0 +1,214 @@
+"""Collections per group (issue 27, item 1, append-only): a key_template with
+placeholders on set, list, stream and sorted_set puts each record in the collection its
+values name; read back from a real server and a cluster, lost replies included."""
+
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+
+import pytest
+import redis
+from conftest import need_server_binary
+from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
+from proxy import FaultyProxy
+from redis.crc import key_slot
+from test_lost_replies import lose_reply
+
+from devtools.cluster import LocalCluster
+from devtools.server import RedisServer
+from target_redis.errors import TargetRedisError
+
+ORDERS = {
+    "order_id": {"type": "string"},
+    "customer_id": {"type": ["null", "integer"]},
+    "placed_at": {"type": ["null", "string"], "format": "date-time"},
+    "_sdc_deleted_at": {"type": ["null", "string"]},
+}
+GONE = "2024-06-01T00:00:00Z"
+N = 300
+
+
+def orders(n: int = N) -> list[dict[str, t.Any]]:
+    """Orders of 17 customers, placed a minute apart."""
+    return [
+        {
+            "order_id": f"A-{i}",
+            "customer_id": i % 17,
+            "placed_at": f"2024-05-01T{i // 60:02d}:{i % 60:02d}:00Z",
+        }
+        for i in range(n)
+    ]
+
+
+def load(config: dict, stream: str, rows: list[dict], *extra: dict) -> list[dict]:
+    messages = [schema_msg(stream, ORDERS, ["order_id"]), *(record_msg(stream, r) for r in rows)]
+    return run_target(config, singer_lines(*messages, *extra, state_msg({"n": len(rows)}))).states
+
+
+def test_orders_per_customer_in_each_collection_type(server: RedisServer, r: redis.Redis) -> None:
+    config = server.config(
+        hard_delete=True,
+        streams={
+            "by_date": {
+                "cache_type": "sorted_set",
+                "score_field": "placed_at",
+                "member_field": "order_id",
+                "key_template": "orders_by_customer:{customer_id}",
+            },
+            "log": {
+                "cache_type": "list",
+                "member_field": "order_id",
+                "key_template": "log:{customer_id}",
+            },
+            "feed": {
+                "cache_type": "stream",
+                "record_format": "fields",
+                "key_template": "feed:{customer_id}",
+            },
+            "ids": {
+                "cache_type": "set",
+                "member_field": "order_id",
+                "key_template": "ids:{customer_id}",
+            },
+        },
+    )
+    rows = orders()
+    delete = {"order_id": "A-18", "customer_id": 1, "_sdc_deleted_at": GONE}
+    for stream in ("by_date", "log", "feed", "ids"):
+        assert load(config, stream, rows, record_msg(stream, delete)) == [{"n": N}]
+    mine = [o for o in rows if o["customer_id"] == 1]
+    assert r.zrange("orders_by_customer:1", 0, -1) == [
+        o["order_id"] for o in mine if o["order_id"] != "A-18"
+    ]
+    assert r.zscore("orders_by_customer:1", "A-1") == 1714521660000  # 2024-05-01T00:01Z
+    assert r.lrange("log:1", 0, -1) == [o["order_id"] for o in mine]  # a list removes nothing
+    assert [f["order_id"] for _, f in r.xrange("feed:1")] == [o["order_id"] for o in mine]
+    assert r.smembers("ids:1") == {o["order_id"] for o in mine} - {"A-18"}
+    assert len(r.keys("orders_by_customer:*")) == 17
+    owned = r.smembers(":{:by_date}:target-redis-keys:by_date")
+    assert owned == {f"orders_by_customer:{c}" for c in range(17)}
+    manifest = r.hgetall(":{:by_date}:target-redis-manifest:by_date")
+    assert (manifest["keys"], manifest["key_template"]) == (
+        "groups",
+        "orders_by_customer:{customer_id}",
+    )
+
+
+def test_a_delete_row_without_the_group_values_is_an_invalid_record(
+    server: RedisServer, r: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A LOG_BASED delete carrying only the key properties names no collection: it is not
+    silently dropped (finding it needs a member -> group index, which is not there yet)."""
+    config = server.config(
+        cache_type="set",
+        member_field="order_id",
+        key_template="ids:{customer_id}",
+        hard_delete=True,
+    )
+    delete = {"order_id": "A-1", "_sdc_deleted_at": GONE}
+    with pytest.raises(
+        TargetRedisError,
+        match=re.escape("property 'customer_id' of key_template 'ids:{customer_id}' is missing"),
+    ):
+        load(config, "ids", orders(3), record_msg("ids", delete))
+    skip = {**config, "on_invalid_record": "skip"}
+    assert load(skip, "ids", orders(3), record_msg("ids", delete)) == [{"n": 3}]
+    assert r.smembers("ids:1") == {"A-1"}
+    assert "property 'customer_id' of key_template" in caplog.text
+
+
+def test_groups_next_to_another_stream_and_a_change_of_scheme(
+    server: RedisServer, r: redis.Redis
+) -> None:
+    grouped = server.config(
+        cache_type="list", key_template="log:{customer_id}", member_field="order_id"
+    )
+    r.rpush("log:999", "someone else's")  # a key of the template's shape the stream never wrote
+    load(grouped, "log", orders(5))
+    load(server.config(cache_type="list", member_field="order_id"), "other", orders(2))
+    assert r.lrange(":other", 0, -1) == ["A-0", "A-1"]
+    assert r.lrange("log:999", 0, -1) == ["someone else's"]
+    assert "log:999" not in r.smembers(":{:log}:target-redis-keys:log")
+    single = server.config(cache_type="list", member_field="order_id")
+    with pytest.raises(TargetRedisError, match=re.escape("a list per template log:{customer_id}")):
+        load(single, "log", orders(1))
+
+
+def test_ttl_seconds_expires_each_collection(server: RedisServer, r: redis.Redis) -> None:
+    config = server.config(
+        cache_type="sorted_set",
+        score_field="placed_at",
+        key_template="o:{customer_id}",
+        ttl_seconds=500,
+    )
+    load(config, "o", orders(40))
+    assert all(0 < r.ttl(f"o:{c}") <= 500 for c in range(17))
+
+
+@pytest.mark.parametrize(
+    ("cache_type", "match", "nth"), [("list", b"RPUSH", 2), ("stream", b"XADD", 3)]
+)
+@pytest.mark.parametrize("lost", ["reply", "request"])
+def test_a_lost_reply_pushes_each_group_once(
+    server: RedisServer, r: redis.Redis, cache_type: str, match: bytes, nth: int, lost: str
+) -> None:
+    config = {
+        "host": "127.0.0.1",
+        "cache_type": cache_type,
+        "key_template": "g:{customer_id}",
+        "batch_size_rows": 50,
+        "retry_max_seconds": 20,
+    }
+    proxy = FaultyProxy(server.port)
+    try:
+        (proxy.arm_lost_reply if lost == "reply" else proxy.arm_lost_request)(match, nth)
+        assert load({**config, "port": proxy.port}, "g", orders()) == [{"n": N}]
+        assert proxy.drops == 1
+    finally:
+        proxy.close()
+    assert sorted(pushed(r, cache_type)) == sorted(o["order_id"] for o in orders())
+
+
+def pushed(client: redis.Redis | redis.RedisCluster, cache_type: str) -> list[str]:
+    found = []
+    for customer in range(17):
+        key = f"g:{customer}"
+        if cache_type == "list":
+            found += [json.loads(text)["order_id"] for text in client.lrange(key, 0, -1)]
+        else:
+            found += [json.loads(f["_airbyte_data"])["order_id"] for _, f in client.xrange(key)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster() -> t.Iterator[LocalCluster]:
+    with LocalCluster(need_server_binary()) as started:
+        yield started
+
+
+@pytest.mark.parametrize("cache_type", ["list", "stream"])
+def test_groups_on_a_cluster_spread_over_slots_and_a_lost_reply(
+    cluster: LocalCluster, monkeypatch: pytest.MonkeyPatch, cache_type: str
+) -> None:
+    client = cluster.client()
+    try:
+        client.flushall()
+        config = {
+            "host": "127.0.0.1",
+            "port": cluster.port,
+            "cluster_mode": True,
+            "cache_type": cache_type,
+            "key_template": "g:{customer_id}",
+            "batch_size_rows": 50,
+            "retry_max_seconds": 20,
+        }
+        assert len({key_slot(f"g:{c}".encode()) for c in range(17)}) == 17
+        seen = lose_reply(monkeypatch, b"RPUSH" if cache_type == "list" else b"XADD", 4)
+        assert load(config, "g", orders()) == [{"n": N}]
+        assert len(seen) >= 4, "the fault was injected"
+        assert sorted(pushed(client, cache_type)) == sorted(o["order_id"] for o in orders())
+        assert not [k for k in client.scan_iter(match="*target-redis-applied*")]  # marks dropped
+    finally:
+        client.close()
