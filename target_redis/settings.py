@@ -82,9 +82,11 @@ SCHEMA = th.PropertiesList(
             "`order:{customer_id}:{order_no}` (the namespace is not prepended; `{{` and "
             "`}}` are literal braces). With one placeholder the value is used as it is; "
             "with several, `\\` and `:` are escaped in each and a `:` must separate them. "
-            "For `upsert` and `overwrite`, with at least one placeholder; with a "
-            "single-key `cache_type` (`set`, `list`, `stream`, `sorted_set`), a template "
-            "without placeholders names the stream's key (`active_users`)."
+            "For `upsert` and `overwrite`, with at least one placeholder. With a "
+            "collection `cache_type` (`set`, `list`, `stream`, `sorted_set`): without "
+            "placeholders it names the stream's key (`active_users`); with them, each "
+            "record goes to the collection its values name (`orders:{customer_id}`; "
+            "append-only)."
         ),
     ),
     th.Property(

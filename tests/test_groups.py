@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import shutil
+import subprocess
 import typing as t
+from pathlib import Path
 
 import pytest
 import redis
+import yaml
 from conftest import need_server_binary
 from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
 from proxy import FaultyProxy
@@ -212,3 +217,47 @@ def test_groups_on_a_cluster_spread_over_slots_and_a_lost_reply(
         assert not [k for k in client.scan_iter(match="*target-redis-applied*")]  # marks dropped
     finally:
         client.close()
+
+
+def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
+    """docs/layouts.md's collections per group: its config, the input it describes,
+    every redis-cli line with its output."""
+    page = (Path(__file__).resolve().parent.parent / "docs" / "layouts.md").read_text()
+    section = page.split("## Collections per group")[1].split("\n## ")[0]
+    config = yaml.safe_load(section.split("```yaml\n")[1].split("```")[0])["config"]
+    scores = {
+        "game": {"type": "string"},
+        "player": {"type": "string"},
+        "points": {"type": "number"},
+    }
+    orders = [
+        ("A-1", 1, "2024-05-01T10:00:00Z"),
+        ("A-2", 2, "2024-05-02T10:00:00Z"),
+        ("A-3", 1, "2024-05-03T10:00:00Z"),
+    ]
+    text = singer_lines(
+        schema_msg("orders", ORDERS, ["order_id"]),
+        schema_msg("scores", scores),
+        *(
+            record_msg("orders", {"order_id": o, "customer_id": c, "placed_at": p})
+            for o, c, p in orders
+        ),
+        record_msg("scores", {"game": "chess", "player": "ada", "points": "@1250.5@"}),
+        record_msg("scores", {"game": "chess", "player": "bob", "points": 980}),
+        record_msg("scores", {"game": "go", "player": "ada", "points": 40}),
+    )
+    run_target({**server.config(), **config}, text.replace('"@', "").replace('@"', ""))
+    cli = shutil.which("redis-cli") or shutil.which("valkey-cli")
+    assert cli is not None
+    shown = section.split("```console\n")[1].split("```")[0].split("$ redis-cli ")[1:]
+    for session in shown:
+        command, _, expected = session.partition("\n")
+        run = subprocess.run(
+            [cli, "--no-raw", "-p", str(server.port), *shlex.split(command)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert run.stdout == expected, command
+    assert len(shown) == 2
+    assert r.zrange("leaderboard:go", 0, -1) == ["ada"]
