@@ -62,6 +62,8 @@ class CacheType:
             keep_ttl=server.has_keepttl,
         )
 
+    member_found: t.ClassVar[bool] = False
+    """Its members can be found again (sets, sorted sets): upsert per group may move them."""
     member_by_field: t.ClassVar[bool] = False
     """``member_field`` may name the property a member is (sets, sorted sets, lists)."""
     value_by_field: t.ClassVar[bool] = False

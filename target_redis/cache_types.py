@@ -197,6 +197,7 @@ class SetType(CollectionType):
     summary = "`set` (members: record JSON)"
     redis_type = "set"
     member_by_field = True
+    member_found = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """SADD, 1000 members a command."""
@@ -276,6 +277,7 @@ class SortedSetType(CollectionType):
     members_by_key = True
     scored = True
     member_by_field = True
+    member_found = True
 
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """ZADD, 1000 members a command."""

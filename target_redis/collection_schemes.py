@@ -98,7 +98,7 @@ class Groups(SingleKey):
     indexed = True
     grouped = True
 
-    def group_key(self, record: t.Mapping[str, t.Any]) -> str:
+    def group_key(self, record: t.Mapping[str, t.Any], *, deleted: bool = False) -> str | None:
         """The template rendered with the record's values."""
         return t.cast("KeyTemplate", self.template).render(record, self.stream)
 
@@ -134,3 +134,86 @@ def _by_group(rows: t.Sequence[Row]) -> dict[str, list[Row]]:
     for row in rows:
         found.setdefault(t.cast("str", row.group), []).append(row)
     return found
+
+
+class IndexedGroups(Groups):
+    """Collections per group under upsert: one member per key property value (or
+    ``member_field`` value), in the collection its latest record names. A HASH in the
+    slot of ``N:S`` (``KeySpace.members_key``) holds each member's collection, so a
+    member whose group value changed moves, and a delete finds its member by the key
+    properties alone. A move adds to the new collection, then removes from the old
+    one, then records it: a reader in between may see the member in both."""
+
+    name = "indexed-groups"
+
+    @property
+    def keyed_by_record(self) -> bool:
+        """Rows carry their member (the key properties), unless ``member_field`` is it."""
+        return bool(self.key_properties)
+
+    def row_key(self, record: t.Mapping[str, t.Any]) -> str | None:
+        """The encoded key properties."""
+        return primary_key(record, self.key_properties, self.stream)
+
+    def group_key(self, record: t.Mapping[str, t.Any], *, deleted: bool = False) -> str | None:
+        """A delete row may lack the group's values: the member index knows them."""
+        if deleted and any(record.get(name) is None for name in self.columns()):
+            return None
+        return super().group_key(record)
+
+    @classmethod
+    def describe(cls, kind: str, columns: t.Sequence[str], template: str) -> str:
+        """``a sorted_set per template orders:{customer_id}, members indexed``."""
+        return f"a {kind} per template {template}, members indexed (upsert)"
+
+    def prepare(self, rows: list[Row], writing: Writing, warn: Warn) -> Batch:
+        """One action per member, the latest winning; soft deletes leave the member."""
+        latest: dict[str, Row] = {}
+        for row in rows:
+            if row.deleted and not writing.hard_delete:
+                warn(
+                    f"soft-delete-group:{self.stream}",
+                    "Stream '%s': a soft delete leaves its member where it is (a collection "
+                    "holds no _sdc_deleted_at); hard_delete: true removes it.",
+                    self.stream,
+                )
+                continue
+            member = _identity(row)
+            latest.pop(member, None)
+            latest[member] = row
+        kept = [row for row in latest.values() if not row.deleted]
+        removed = [row for row in latest.values() if row.deleted]
+        return Batch(kept, removed=removed, members=list(latest))
+
+    def commands(self, batch: Batch, facts: Facts, writing: Writing) -> list[Command]:
+        """Adds to each member's collection, removals from the one it leaves (a move or
+        a delete), then the member index; claims of the collections written."""
+        cache = t.cast("CollectionType", self.cache)
+        before = dict(zip(batch.members, facts.groups, strict=True))
+        added = _by_group(batch.rows)
+        leaving: dict[str, list[Row]] = {}
+        for row in batch.rows:  # moved
+            old = before.get(_identity(row))
+            if old is not None and old != row.group:
+                leaving.setdefault(old, []).append(row)
+        for row in batch.removed:  # deleted: from the collection the index knows, ours
+            old = before.get(_identity(row))
+            if old is not None:
+                leaving.setdefault(old, []).append(row)
+        commands = ownership.claim(self.space.index_key, sorted(added))
+        for key, rows in added.items():
+            commands += cache.add_commands(key, rows)
+        for key, rows in leaving.items():
+            commands += cache.remove_commands(key, rows)
+        index = self.space.members_key
+        pairs = [part for row in batch.rows for part in (_identity(row), t.cast("str", row.group))]
+        if pairs:
+            commands.append(("HSET", index, *pairs))
+        if batch.removed:
+            commands.append(("HDEL", index, *(_identity(row) for row in batch.removed)))
+        return commands + self.stream_keys_expiry(writing)
+
+
+def _identity(row: Row) -> str:
+    """A member's identity: ``member_field``'s value, else its key properties."""
+    return row.member if row.member is not None else t.cast("str", row.pk)

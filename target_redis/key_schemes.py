@@ -71,6 +71,8 @@ class Batch:
     """Keys delete rows remove: only those the stream wrote go."""
     ids: int = 0
     """How many ids to take from the counter."""
+    members: list[str] = dataclasses.field(default_factory=list)
+    """Members whose collection to look up in the member index (collections per group)."""
 
 
 @dataclasses.dataclass
@@ -80,6 +82,8 @@ class Facts:
     first_id: int = 0
     stored: list[str | None] = dataclasses.field(default_factory=list)
     owned: set[str] = dataclasses.field(default_factory=set)
+    groups: list[str | None] = dataclasses.field(default_factory=list)
+    """The collection of each of ``Batch.members`` (None: none yet)."""
 
 
 class KeyScheme:
@@ -133,7 +137,7 @@ class KeyScheme:
         """The properties keys are built from (the manifest's ``key_properties``)."""
         return ()
 
-    def group_key(self, record: t.Mapping[str, t.Any]) -> str:
+    def group_key(self, record: t.Mapping[str, t.Any], *, deleted: bool = False) -> str | None:
         """The key of the collection a record goes to (``grouped`` schemes)."""
         raise NotImplementedError
 

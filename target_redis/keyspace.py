@@ -49,6 +49,11 @@ class KeySpace:
         return side_key(self.namespace, self.stream, "keys")
 
     @property
+    def members_key(self) -> str:
+        """Collections per group under upsert: a HASH of each member's collection."""
+        return side_key(self.namespace, self.stream, "members")
+
+    @property
     def extended_key(self) -> str:
         """A SET of the streams whose names extend this one's after a ``:``."""
         return side_key(self.namespace, self.stream, "extended-by")

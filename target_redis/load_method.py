@@ -82,16 +82,18 @@ class LoadMethod:
     @classmethod
     def check(cls, cache: type[CacheType], template: KeyTemplate | None, where: str) -> None:
         """Refuse what this method cannot do with the cache type or a key template."""
-        if cls.needs_record_keys and cache.single_key:
+        grouped = template is not None and bool(template.placeholders) and cache.single_key
+        if cls.needs_record_keys and cache.single_key and not (grouped and cache.member_found):
             msg = (
                 f"Setting 'load_method: {cls.name}' does not apply to 'cache_type: "
-                f"{cache.name}'{where} (records have no key of their own)."
+                f"{cache.name}'{where} (records have no key of their own; a set or "
+                "sorted_set per group, by key_template placeholders, has members to find)."
             )
             raise TargetRedisError(msg)
-        if template is not None and template.placeholders and cache.single_key and not cls.groups:
+        if template is not None and grouped and not cls.groups:
             msg = (
                 f"Setting 'key_template'{where} ({template.text!r}): a {cache.name} per value "
-                f"of its placeholders takes load_method append-only for now, not {cls.name}."
+                f"of its placeholders takes append-only or upsert, not {cls.name} (for now)."
             )
             raise TargetRedisError(msg)
         if template is not None and not cls.keys_from_values and not cache.single_key:
@@ -222,6 +224,9 @@ class LoadMethod:
         if scheme.takes_ids and not batch.rows:
             return 0
         facts = self._gather(batch.to_read, batch.ids, batch.to_delete)
+        if batch.members:
+            read = ("HMGET", self.space.members_key, *batch.members)
+            facts.groups = self.writer.call("reading the members' collections", *read)
         commands = self._manifest_commands() + scheme.commands(batch, facts, writing)
         once = scheme.once(writing)
         if once is not None or not scheme.per_record:

@@ -13,7 +13,7 @@ import time
 import typing as t
 
 from target_redis import start_checks
-from target_redis.collection_schemes import SingleKey
+from target_redis.collection_schemes import IndexedGroups, SingleKey
 from target_redis.errors import REDIS_ERRORS, TargetRedisError
 from target_redis.key_schemes import Ids, KeyScheme, PrimaryKey, Template
 from target_redis.keys import aside_key, parse_id_suffix
@@ -49,9 +49,12 @@ class Upsert(LoadMethod):
     name = "upsert"
     needs_record_keys = True
     merges = True
+    groups = True
 
     def default_scheme(self) -> type[KeyScheme]:
-        """By key template, or by primary key."""
+        """By key template, or by primary key; a collection per group, members indexed."""
+        if self.cache.single_key:
+            return IndexedGroups
         return Template if self.setup.template is not None else PrimaryKey
 
 

@@ -46,7 +46,7 @@ class StreamPlan:
         """Values beside a record's own that a search index reads."""
         self._fields: t.Any = load.setup.record_format.field_values
         self._values: RecordValues | None = None
-        self._group_key: t.Callable[[t.Mapping[str, t.Any]], str] | None = None
+        self._group_key: t.Callable[..., str | None] | None = None
         self.settings = settings
         self.encode = encode
         self._encode_plain: t.Callable[[t.Mapping[str, t.Any]], str | bytes] = (
@@ -96,6 +96,13 @@ class StreamPlan:
         self.load.start()
         scheme = self.load.scheme
         self._row_key = scheme.row_key if scheme.keyed_by_record else None
+        upsert_groups = scheme.grouped and self.load.name == "upsert"
+        if upsert_groups and not scheme.keyed_by_record and not (values and values.value_field):
+            msg = (
+                f"Stream '{self.stream}': upsert of a {self.cache.name} per group finds a "
+                "member by its key properties or member_field; the stream has neither."
+            )
+            raise TargetRedisError(msg)
         self._group_key = scheme.group_key if scheme.grouped else None
         self.schema(properties)
         self.plain_rows = (
@@ -180,7 +187,7 @@ class StreamPlan:
         if self._values is not None:
             self._values.apply(row, record)
         if self._group_key is not None:
-            row.group = self._group_key(record)
+            row.group = self._group_key(record, deleted=deleted)
         return row
 
     def score(self, record: t.Mapping[str, t.Any], *, deleted: bool = False) -> str | None:

@@ -264,6 +264,11 @@ def _check_values(each: StreamSettings, config: t.Mapping[str, t.Any]) -> None:
             "'expire_at_field' / 'ttl_field' apply to keys of one record (hash, json, "
             "string); a collection in one key would expire with all its records"
         )
+    elif grouped_upsert(each) and cache.name == "set" and not each.member_field:
+        why = (
+            "'load_method: upsert' of a set per group needs 'member_field' (a record's JSON "
+            "cannot be found again to move or remove it)"
+        )
     elif each.value_field and settings.value(config, "process_activate_version_messages"):
         why = (
             "'value_field' with process_activate_version_messages: a string holding one "
@@ -272,6 +277,13 @@ def _check_values(each: StreamSettings, config: t.Mapping[str, t.Any]) -> None:
     if why:
         msg = f"Setting {why}{each.where}; here it is cache_type {each.cache_type}."
         raise TargetRedisError(msg)
+
+
+def grouped_upsert(each: StreamSettings) -> bool:
+    """Upsert of a collection per group (key_template placeholders on a collection type)."""
+    parsed = template(each)
+    grouped = parsed is not None and bool(parsed.placeholders) and each.cache_class.single_key
+    return grouped and each.load_method == "upsert"
 
 
 def _check_merge(each: StreamSettings) -> None:

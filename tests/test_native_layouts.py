@@ -213,7 +213,7 @@ REFUSED = [
     ),
     (
         {"key_template": "u:{id}", "cache_type": "list", "load_method": "overwrite"},
-        "a list per value of its placeholders takes load_method append-only for now",
+        "a list per value of its placeholders takes append-only or upsert, not overwrite",
     ),
     (
         {"key_template": "board", "load_method": "upsert"},

@@ -302,8 +302,8 @@ def run(config: dict, *records: dict) -> list[dict]:
                     }
                 }
             },
-            "a sorted_set per value of its placeholders takes load_method append-only for "
-            "now, not overwrite",
+            "a sorted_set per value of its placeholders takes append-only or upsert, not "
+            "overwrite (for now)",
         ),
     ],
 )
