@@ -96,13 +96,6 @@ class StreamPlan:
         self.load.start()
         scheme = self.load.scheme
         self._row_key = scheme.row_key if scheme.keyed_by_record else None
-        upsert_groups = scheme.grouped and self.load.name == "upsert"
-        if upsert_groups and not scheme.keyed_by_record and not (values and values.value_field):
-            msg = (
-                f"Stream '{self.stream}': upsert of a {self.cache.name} per group finds a "
-                "member by its key properties or member_field; the stream has neither."
-            )
-            raise TargetRedisError(msg)
         self._group_key = scheme.group_key if scheme.grouped else None
         self.schema(properties)
         self.plain_rows = (

@@ -261,3 +261,103 @@ def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
         assert run.stdout == expected, command
     assert len(shown) == 2
     assert r.zrange("leaderboard:go", 0, -1) == ["ada"]
+
+
+def upsert_config(server: RedisServer | LocalCluster, **extra: t.Any) -> dict[str, t.Any]:
+    return server.config(
+        load_method="upsert",
+        hard_delete=True,
+        cache_type="sorted_set",
+        score_field="placed_at",
+        key_template="orders_by_customer:{customer_id}",
+        **extra,
+    )
+
+
+def test_upsert_moves_a_member_and_deletes_by_key_properties_alone(
+    server: RedisServer, r: redis.Redis
+) -> None:
+    config = upsert_config(server)
+    load(config, "o", orders(40))
+    moved = {"order_id": "A-1", "customer_id": 5, "placed_at": "2024-06-01T00:00:00Z"}
+    log_based = [{"order_id": f"A-{i}", "_sdc_deleted_at": GONE} for i in (2, 19, 99)]  # 99: none
+    assert load(config, "o", [moved, *log_based]) == [{"n": 4}]
+    expected = {c: [o["order_id"] for o in orders(40) if o["customer_id"] == c] for c in range(17)}
+    expected[1].remove("A-1")
+    expected[2].remove("A-2")
+    expected[2].remove("A-19")
+    expected[5].append("A-1")  # the latest placed_at: last
+    for customer, members in expected.items():
+        assert r.zrange(f"orders_by_customer:{customer}", 0, -1) == members, customer
+    index = r.hgetall(":{:o}:target-redis-members:o")
+    assert len(index) == 40 - 2 and index["A-1"] == "orders_by_customer:5"
+    # Within one batch too: the latest record of a member wins, wherever it goes.
+    again = [{**moved, "customer_id": c} for c in (6, 7, 8)]
+    load(config, "o", again)
+    assert r.zscore("orders_by_customer:8", "A-1") is not None
+    assert not any(r.zscore(f"orders_by_customer:{c}", "A-1") for c in (1, 5, 6, 7))
+
+
+def test_upsert_of_a_set_by_member_field_next_to_another_writer(
+    server: RedisServer, r: redis.Redis
+) -> None:
+    config = server.config(
+        load_method="upsert",
+        hard_delete=True,
+        cache_type="set",
+        member_field="order_id",
+        key_template="open:{customer_id}",
+    )
+    r.sadd("open:1", "someone else's")
+    load(config, "s", orders(20))
+    load(
+        config,
+        "s",
+        [{"order_id": "A-1", "customer_id": 3}, {"order_id": "A-18", "_sdc_deleted_at": GONE}],
+    )
+    assert r.smembers("open:1") == {"someone else's"}  # A-1 moved, A-18 deleted
+    assert "A-1" in r.smembers("open:3")
+
+
+@pytest.mark.parametrize(
+    ("settings", "schema_keys", "refusal"),
+    [
+        (
+            {"cache_type": "set"},
+            ["order_id"],
+            "'load_method: upsert' of a set per group needs 'member_field'",
+        ),
+        ({"cache_type": "list"}, ["order_id"], "does not apply to 'cache_type: list'"),
+    ],
+)
+def test_upsert_per_group_refusals(
+    server: RedisServer, r: redis.Redis, settings: dict, schema_keys: list[str], refusal: str
+) -> None:
+    config = server.config(load_method="upsert", key_template="g:{customer_id}", **settings)
+    with pytest.raises(TargetRedisError, match=re.escape(refusal)):
+        run_target(
+            config,
+            singer_lines(schema_msg("g", ORDERS, schema_keys), record_msg("g", orders(1)[0])),
+        )
+    assert r.keys("*") == []
+
+
+def test_upsert_per_group_on_a_cluster(cluster: LocalCluster) -> None:
+    client = cluster.client()
+    try:
+        client.flushall()
+        config = {**upsert_config(cluster), "cluster_mode": True}
+        load(config, "o", orders(60))
+        load(
+            config,
+            "o",
+            [
+                {"order_id": "A-1", "customer_id": 9, "placed_at": GONE},
+                {"order_id": "A-2", "_sdc_deleted_at": GONE},
+            ],
+        )
+        assert client.zrange("orders_by_customer:1", 0, -1) == ["A-18", "A-35", "A-52"]
+        assert client.zrange("orders_by_customer:2", 0, -1) == ["A-19", "A-36", "A-53"]
+        assert client.zrange("orders_by_customer:9", 0, -1)[-1] == "A-1"
+    finally:
+        client.close()
