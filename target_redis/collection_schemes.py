@@ -17,6 +17,7 @@ from target_redis.key_schemes import (
     kept_rows,
     primary_key,
 )
+from target_redis.keys import aside_key
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CollectionType
@@ -112,15 +113,21 @@ class Groups(SingleKey):
         return f"a {kind} per template {template}"
 
     def commands(self, batch: Batch, facts: Facts, writing: Writing) -> list[Command]:
-        """Claims of the batch's collections, then adds and removals per collection."""
+        """Claims of the batch's collections, then adds and removals per collection (an
+        overwrite builds each beside its collection, ``keys.aside_key``, and swaps them
+        in at the end)."""
         cache = t.cast("CollectionType", self.cache)
         added = _by_group(batch.rows)
         removed = _by_group(batch.removed)
-        commands = ownership.claim(self.space.index_key, sorted({*added, *removed}))
+        groups = sorted({*added, *removed})
+        commands = ownership.claim(self.space.index_key, groups, writing.run_key)
+        aside = aside_key if writing.run_key is not None else str
         for key, rows in added.items():
-            commands += cache.add_commands(key, rows)
+            commands += cache.add_commands(aside(key), rows)
         for key, rows in removed.items():
-            commands += cache.remove_commands(key, rows)
+            commands += cache.remove_commands(aside(key), rows)
+        if writing.run_key is not None:  # a crashed run's leftovers expire
+            commands += [("EXPIRE", aside(key), str(TEMP_KEY_SECONDS)) for key in added]
         return commands + self.stream_keys_expiry(writing)
 
     def once(self, writing: Writing) -> str | None:

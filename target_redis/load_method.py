@@ -76,8 +76,6 @@ class LoadMethod:
     """``on_update: merge`` lays records over stored ones."""
     reads_back: t.ClassVar[bool] = True
     """It reads stored records and deletes keys (the access check probes that)."""
-    groups: t.ClassVar[bool] = False
-    """It writes a collection per value of a template's placeholders."""
 
     @classmethod
     def check(cls, cache: type[CacheType], template: KeyTemplate | None, where: str) -> None:
@@ -88,12 +86,6 @@ class LoadMethod:
                 f"Setting 'load_method: {cls.name}' does not apply to 'cache_type: "
                 f"{cache.name}'{where} (records have no key of their own; a set or "
                 "sorted_set per group, by key_template placeholders, has members to find)."
-            )
-            raise TargetRedisError(msg)
-        if template is not None and grouped and not cls.groups:
-            msg = (
-                f"Setting 'key_template'{where} ({template.text!r}): a {cache.name} per value "
-                f"of its placeholders takes append-only or upsert, not {cls.name} (for now)."
             )
             raise TargetRedisError(msg)
         if template is not None and not cls.keys_from_values and not cache.single_key:

@@ -40,7 +40,6 @@ class AppendOnly(LoadMethod):
     name = "append-only"
     keys_from_values = False
     reads_back = False
-    groups = True
 
 
 class Upsert(LoadMethod):
@@ -49,7 +48,6 @@ class Upsert(LoadMethod):
     name = "upsert"
     needs_record_keys = True
     merges = True
-    groups = True
 
     def default_scheme(self) -> type[KeyScheme]:
         """By key template, or by primary key; a collection per group, members indexed."""
@@ -112,6 +110,8 @@ class Overwrite(LoadMethod):
             # A new key may be an old key of another type: remove it before writing.
             self._clear_first = held.cache_type != self.cache.name
         into = self.collection_key() if not self.scheme.per_record else "new keys"
+        if self.scheme.grouped:
+            into = "a key beside each collection, swapped in at the end"
         log = self.setup.logger
         if held is not None and held.same_space(planned):
             log.info(
@@ -228,7 +228,11 @@ class Overwrite(LoadMethod):
             )
             raise TargetRedisError(msg)
         counter = writer.counter(space.key)  # before a single key replaces it
-        if not self.scheme.per_record:
+        if self.scheme.grouped:  # each collection this run wrote, built aside
+            for chunk in writer.set_chunks(self.owner.written_key):
+                for key in chunk:
+                    writer.swap_in(aside_key(key), key, self.cache.ttl_seconds, self.fence)
+        elif not self.scheme.per_record:
             final = t.cast("SingleKey", self.scheme).final_key()
             swapped = writer.swap_in(
                 self.collection_key(), final, self.cache.ttl_seconds, self.fence
@@ -236,6 +240,8 @@ class Overwrite(LoadMethod):
             self.setup.logger.info(
                 "Stream '%s': overwrite %s.", self.stream, "swapped in" if swapped else "emptied it"
             )
+        if self.held is not None and self.held.keys == IndexedGroups.name:
+            writer.remove([space.members_key], self.fence)  # upsert's member index
         if self._drop_single_key:  # no record this run: the old single key goes too
             writer.remove([space.key], self.fence)
         removed = 0

@@ -212,8 +212,8 @@ REFUSED = [
         "key_template' ('user:{id}'): keys built from values need upsert",
     ),
     (
-        {"key_template": "u:{id}", "cache_type": "list", "load_method": "overwrite"},
-        "a list per value of its placeholders takes append-only or upsert, not overwrite",
+        {"key_template": "u:{id}", "cache_type": "list", "load_method": "upsert"},
+        "Setting 'load_method: upsert' does not apply to 'cache_type: list'",
     ),
     (
         {"key_template": "board", "load_method": "upsert"},

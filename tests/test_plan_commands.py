@@ -220,8 +220,8 @@ def test_list_overwrite_builds_aside_and_keeps_a_tombstone_by_hand() -> None:
         ({"key_template": "u:{id}"}, "keys built from values need upsert or overwrite"),
         ({"on_update": "merge"}, "'on_update: merge' applies to"),
         (
-            {"cache_type": "set", "key_template": "u:{id}", "load_method": "overwrite"},
-            "a set per value of its placeholders takes append-only or upsert, not overwrite",
+            {"cache_type": "set", "key_template": "u:{id}", "load_method": "upsert"},
+            "'load_method: upsert' of a set per group needs 'member_field'",
         ),
     ],
 )

@@ -295,15 +295,13 @@ def run(config: dict, *records: dict) -> list[dict]:
             {
                 "streams": {
                     "u": {
-                        "cache_type": "sorted_set",
-                        "score_field": "user_id",
+                        "cache_type": "list",
                         "key_template": "b:{name}",
-                        "load_method": "overwrite",
+                        "load_method": "upsert",
                     }
                 }
             },
-            "a sorted_set per value of its placeholders takes append-only or upsert, not "
-            "overwrite (for now)",
+            "Setting 'load_method: upsert' does not apply to 'cache_type: list' (streams 'u')",
         ),
     ],
 )
