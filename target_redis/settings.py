@@ -86,7 +86,7 @@ SCHEMA = th.PropertiesList(
             "collection `cache_type` (`set`, `list`, `stream`, `sorted_set`): without "
             "placeholders it names the stream's key (`active_users`); with them, each "
             "record goes to the collection its values name (`orders:{customer_id}`; "
-            "append-only, or upsert for sorted sets and sets with `member_field`)."
+            "upsert for sorted sets and sets with `member_field`)."
         ),
     ),
     th.Property(

@@ -361,3 +361,75 @@ def test_upsert_per_group_on_a_cluster(cluster: LocalCluster) -> None:
         assert client.zrange("orders_by_customer:9", 0, -1)[-1] == "A-1"
     finally:
         client.close()
+
+
+def test_overwrite_swaps_each_group_and_retires_the_others(
+    server: RedisServer, r: redis.Redis
+) -> None:
+    config = server.config(
+        load_method="overwrite",
+        cache_type="list",
+        member_field="order_id",
+        key_template="log:{customer_id}",
+        ttl_seconds=600,
+    )
+    r.rpush("log:999", "someone else's")
+    load(config, "l", orders(40))
+    assert len(r.keys("log:*")) == 18
+    assert load(
+        config, "l", [{"order_id": "B-1", "customer_id": 1}, {"order_id": "B-2", "customer_id": 2}]
+    ) == [{"n": 2}]
+    assert sorted(r.keys("log:*")) == ["log:1", "log:2", "log:999"]
+    assert r.lrange("log:1", 0, -1) == ["B-1"] and 0 < r.ttl("log:1") <= 600
+    assert r.lrange("log:999", 0, -1) == ["someone else's"]
+    assert r.smembers(":{:l}:target-redis-keys:l") == {"log:1", "log:2"}
+    assert not [k for k in r.keys("*") if "target-redis-tmp" in k or "written" in k]
+
+
+def test_overwrite_after_upsert_drops_the_member_index(server: RedisServer, r: redis.Redis) -> None:
+    load(upsert_config(server), "o", orders(20))
+    assert r.exists(":{:o}:target-redis-members:o")
+    overwrite = {**upsert_config(server), "load_method": "overwrite"}
+    load(overwrite, "o", orders(3))
+    assert not r.exists(":{:o}:target-redis-members:o")
+    assert sorted(r.keys("orders_by_customer:*")) == [f"orders_by_customer:{c}" for c in range(3)]
+    with pytest.raises(TargetRedisError, match="per template orders_by_customer"):
+        load(upsert_config(server), "o", orders(1))  # append-only members are in no index
+
+
+@pytest.mark.parametrize(("match", "nth"), [(b"RPUSH", 2), (b"RENAME", 3)])
+def test_a_lost_reply_under_overwrite_per_group(
+    server: RedisServer, r: redis.Redis, match: bytes, nth: int
+) -> None:
+    config = {
+        "host": "127.0.0.1",
+        "load_method": "overwrite",
+        "cache_type": "list",
+        "key_template": "g:{customer_id}",
+        "batch_size_rows": 50,
+        "retry_max_seconds": 20,
+    }
+    load({**config, "port": server.port}, "g", orders(30))
+    proxy = FaultyProxy(server.port)
+    try:
+        proxy.arm_lost_reply(match, nth)
+        assert load({**config, "port": proxy.port}, "g", orders()) == [{"n": N}]
+        assert proxy.drops == 1
+    finally:
+        proxy.close()
+    assert sorted(pushed(r, "list")) == sorted(o["order_id"] for o in orders())
+
+
+def test_overwrite_per_group_on_a_cluster(cluster: LocalCluster) -> None:
+    client = cluster.client()
+    try:
+        client.flushall()
+        config = {**upsert_config(cluster), "load_method": "overwrite", "cluster_mode": True}
+        load(config, "o", orders(60))
+        load(config, "o", orders(5))
+        assert sorted(client.scan_iter(match="orders_by_customer:*")) == [
+            f"orders_by_customer:{c}" for c in range(5)
+        ]
+        assert client.zrange("orders_by_customer:1", 0, -1) == ["A-1"]
+    finally:
+        client.close()
