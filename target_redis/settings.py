@@ -85,8 +85,9 @@ SCHEMA = th.PropertiesList(
             "For `upsert` and `overwrite`, with at least one placeholder. With a "
             "collection `cache_type` (`set`, `list`, `stream`, `sorted_set`): without "
             "placeholders it names the stream's key (`active_users`); with them, each "
-            "record goes to the collection its values name (`orders:{customer_id}`; "
-            "upsert for sorted sets and sets with `member_field`)."
+            "record goes to the collection its values name (`orders:{customer_id}`): "
+            "append-only and overwrite for all four, upsert for sorted sets and sets "
+            "with `member_field`."
         ),
     ),
     th.Property(
