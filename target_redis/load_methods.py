@@ -21,6 +21,7 @@ from target_redis.lease import Fence
 from target_redis.load_method import LoadMethod, StreamSetup
 from target_redis.redis_reads import ISSUED
 from target_redis.schemes import KEY_SCHEMES
+from target_redis.templates import KeyTemplate
 
 if t.TYPE_CHECKING:
     from target_redis.key_schemes import Writing
@@ -104,8 +105,8 @@ class Overwrite(LoadMethod):
         self._renewed = time.monotonic()
         held, planned = self.held, self.planned()
         scheme = held.scheme if held is not None else None
-        if scheme is not None and not scheme.per_record and self.scheme.per_record:
-            self._drop_single_key = True  # the counter takes the single key's place
+        if scheme is SingleKey and (self.scheme.per_record or self.scheme.grouped):
+            self._drop_single_key = True  # the counter, or collections per group, replace it
         if held is not None and scheme is not None and (scheme.takes_ids or scheme.by_columns):
             # A new key may be an old key of another type: remove it before writing.
             self._clear_first = held.cache_type != self.cache.name
@@ -242,8 +243,10 @@ class Overwrite(LoadMethod):
             )
         if self.held is not None and self.held.keys == IndexedGroups.name:
             writer.remove([space.members_key], self.fence)  # upsert's member index
-        if self._drop_single_key:  # no record this run: the old single key goes too
-            writer.remove([space.key], self.fence)
+        if self._drop_single_key:  # no record this run, or groups: the old single key goes
+            held = t.cast("Manifest", self.held)
+            literal = KeyTemplate(held.key_template).literal if held.key_template else None
+            writer.remove([literal or space.key], self.fence)
         removed = 0
         for indexed, chunk in self.owned_chunks(counter=counter):
             stale = self._stale(chunk)

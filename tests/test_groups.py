@@ -433,3 +433,20 @@ def test_overwrite_per_group_on_a_cluster(cluster: LocalCluster) -> None:
         assert client.zrange("orders_by_customer:1", 0, -1) == ["A-1"]
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("named", ["", "recent"])
+def test_overwrite_from_one_collection_to_collections_per_group(
+    server: RedisServer, r: redis.Redis, named: str
+) -> None:
+    """The stream's single collection (``N:S``, or a template without placeholders) went
+    on standing beside the collections per group that replaced it."""
+    single = server.config(cache_type="list", member_field="order_id", load_method="overwrite")
+    if named:
+        single["key_template"] = named
+    load(single, "l", orders(5))
+    assert r.exists(named or ":l")
+    grouped = {**single, "key_template": "log:{customer_id}"}
+    load(grouped, "l", orders(3))
+    assert not r.exists(named or ":l")
+    assert sorted(r.keys("log:*")) == ["log:0", "log:1", "log:2"]
