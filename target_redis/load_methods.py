@@ -171,9 +171,15 @@ class Overwrite(LoadMethod):
     def reserve_ids(self, count: int) -> int:
         """As any load method's, after removing a single key that held the stream."""
         if self._drop_single_key:
-            self.writer.remove([self.space.key], self.fence)
+            self.writer.remove([self._old_single_key()], self.fence)
             self._drop_single_key = False
         return super().reserve_ids(count)
+
+    def _old_single_key(self) -> str:
+        """The key that held the whole stream: ``N:S``, or its template's literal key."""
+        held = t.cast("Manifest", self.held)
+        literal = KeyTemplate(held.key_template).literal if held.key_template else None
+        return literal or self.space.key
 
     @property
     def fence(self) -> Fence | None:
@@ -244,9 +250,7 @@ class Overwrite(LoadMethod):
         if self.held is not None and self.held.keys == IndexedGroups.name:
             writer.remove([space.members_key], self.fence)  # upsert's member index
         if self._drop_single_key:  # no record this run, or groups: the old single key goes
-            held = t.cast("Manifest", self.held)
-            literal = KeyTemplate(held.key_template).literal if held.key_template else None
-            writer.remove([literal or space.key], self.fence)
+            writer.remove([self._old_single_key()], self.fence)
         removed = 0
         for indexed, chunk in self.owned_chunks(counter=counter):
             stale = self._stale(chunk)

@@ -450,3 +450,20 @@ def test_overwrite_from_one_collection_to_collections_per_group(
     load(grouped, "l", orders(3))
     assert not r.exists(named or ":l")
     assert sorted(r.keys("log:*")) == ["log:0", "log:1", "log:2"]
+
+
+def test_overwrite_from_a_named_sorted_set_to_hashes_by_ids(
+    server: RedisServer, r: redis.Redis
+) -> None:
+    """The sorted set a template without placeholders named stayed beside the new hashes."""
+    board = server.config(
+        cache_type="sorted_set",
+        score_field="placed_at",
+        key_template="board",
+        load_method="overwrite",
+    )
+    load(board, "b", orders(3))
+    assert r.zcard("board") == 3
+    load(server.config(load_method="overwrite"), "b", orders(2))
+    assert not r.exists("board")
+    assert sorted(r.keys(":b:*")) == [":b:1", ":b:2"]
