@@ -53,6 +53,7 @@ class CacheType:
     """``expire_at_field`` / ``ttl_field``: rows may carry their own expiry."""
     hash_set: str = "HSET"  # HMSET before Redis 4.0
     keep_ttl: bool = True  # SET ... KEEPTTL exists from Redis 6.0
+    expire_options: bool = True  # PEXPIREAT ... NX / GT exist from Redis 7.0
 
     def for_server(self: _Self, server: ServerInfo) -> _Self:
         """This cache type with the commands the server has."""
@@ -60,6 +61,7 @@ class CacheType:
             self,
             hash_set="HSET" if server.has_multi_field_hset else "HMSET",
             keep_ttl=server.has_keepttl,
+            expire_options=server.version >= (7, 0),
         )
 
     member_found: t.ClassVar[bool] = False
@@ -184,6 +186,15 @@ class CollectionType(CacheType):
     def add_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """Commands adding rows, in record order, to the stream's key."""
         raise NotImplementedError
+
+    def latest_expiry(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
+        """A collection per group expires at the latest of its records' own expiries:
+        set when it has none (NX), moved only later (GT); records without one leave it."""
+        times = [row.expires for row in rows if row.expires is not None]
+        if not times:
+            return []
+        latest = str(max(times))
+        return [("PEXPIREAT", key, latest, "NX"), ("PEXPIREAT", key, latest, "GT")]
 
     def remove_commands(self, key: str, rows: t.Sequence[Row]) -> list[Command]:
         """Commands removing deleted rows (``hard_delete``) where the type can find them."""

@@ -124,6 +124,8 @@ class Groups(SingleKey):
         aside = aside_key if writing.run_key is not None else str
         for key, rows in added.items():
             commands += cache.add_commands(aside(key), rows)
+            if writing.run_key is None:  # an overwrite sets it when it swaps (Overwrite)
+                commands += cache.latest_expiry(key, rows)
         for key, rows in removed.items():
             commands += cache.remove_commands(aside(key), rows)
         if writing.run_key is not None:  # a crashed run's leftovers expire
@@ -209,7 +211,7 @@ class IndexedGroups(Groups):
                 leaving.setdefault(old, []).append(row)
         commands = ownership.claim(self.space.index_key, sorted(added))
         for key, rows in added.items():
-            commands += cache.add_commands(key, rows)
+            commands += cache.add_commands(key, rows) + cache.latest_expiry(key, rows)
         for key, rows in leaving.items():
             commands += cache.remove_commands(key, rows)
         index = self.space.members_key

@@ -26,7 +26,7 @@ from target_redis.templates import KeyTemplate
 if t.TYPE_CHECKING:
     from target_redis.key_schemes import Writing
     from target_redis.manifest import Manifest
-    from target_redis.rows import Command
+    from target_redis.rows import Command, Row
 
 LEASE_SECONDS = 300
 """An overwrite's lease lasts this long after its last batch or STATE message."""
@@ -72,6 +72,8 @@ class Overwrite(LoadMethod):
         self._clear_first = False
         self._leased = False
         self._renewed = 0.0
+        self._latest: dict[str, int] = {}
+        """Collections per group: the latest expiry of each one's records."""
 
     def choose_scheme(self) -> type[KeyScheme]:
         """A single key, a key template, or ``overwrite_keys``: ids, primary-key, or
@@ -168,6 +170,15 @@ class Overwrite(LoadMethod):
             collection_key="" if self.scheme.per_record else self.collection_key(),
         )
 
+    def write(self, rows: list[Row]) -> int:
+        """As any load method's; collections per group remember their latest expiry."""
+        if self.cache.per_record_expiry and self.scheme.grouped:
+            for row in rows:
+                if row.expires is not None and not row.deleted:
+                    group = t.cast("str", row.group)
+                    self._latest[group] = max(row.expires, self._latest.get(group, row.expires))
+        return super().write(rows)
+
     def reserve_ids(self, count: int) -> int:
         """As any load method's, after removing a single key that held the stream."""
         if self._drop_single_key:
@@ -239,6 +250,8 @@ class Overwrite(LoadMethod):
             for chunk in writer.set_chunks(self.owner.written_key):
                 for key in chunk:
                     writer.swap_in(aside_key(key), key, self.cache.ttl_seconds, self.fence)
+                    if key in self._latest:  # the latest of its records' own expiries
+                        writer.run([("PEXPIREAT", key, str(self._latest[key]))], fence=self.fence)
         elif not self.scheme.per_record:
             final = t.cast("SingleKey", self.scheme).final_key()
             swapped = writer.swap_in(

@@ -97,6 +97,14 @@ class StreamPlan:
         scheme = self.load.scheme
         self._row_key = scheme.row_key if scheme.keyed_by_record else None
         self._group_key = scheme.group_key if scheme.grouped else None
+        cache = self.cache
+        if scheme.grouped and cache.per_record_expiry and not cache.expire_options:
+            msg = (
+                f"Stream '{self.stream}': expire_at_field / ttl_field on a {cache.name} per "
+                "group needs Redis 7 (PEXPIREAT ... NX / GT: the latest record's time wins); "
+                "this server is older."
+            )
+            raise TargetRedisError(msg)
         self.schema(properties)
         self.plain_rows = (
             self._row_key is None

@@ -259,10 +259,11 @@ def _check_values(each: StreamSettings, config: t.Mapping[str, t.Any]) -> None:
         why = "'value_field' applies to cache_type string"
     elif each.expire_at_field and each.ttl_field:
         why = "'expire_at_field' and 'ttl_field' both give an expiry: set one"
-    elif (each.expire_at_field or each.ttl_field) and cache.single_key:
+    elif (each.expire_at_field or each.ttl_field) and cache.single_key and not grouped(each):
         why = (
             "'expire_at_field' / 'ttl_field' apply to keys of one record (hash, json, "
-            "string); a collection in one key would expire with all its records"
+            "string) and to collections per group (key_template placeholders); the "
+            "stream's one collection would expire with all its records"
         )
     elif grouped_upsert(each) and cache.name == "set" and not each.member_field:
         why = (
@@ -279,11 +280,15 @@ def _check_values(each: StreamSettings, config: t.Mapping[str, t.Any]) -> None:
         raise TargetRedisError(msg)
 
 
-def grouped_upsert(each: StreamSettings) -> bool:
-    """Upsert of a collection per group (key_template placeholders on a collection type)."""
+def grouped(each: StreamSettings) -> bool:
+    """A collection per group (key_template placeholders on a collection type)."""
     parsed = template(each)
-    grouped = parsed is not None and bool(parsed.placeholders) and each.cache_class.single_key
-    return grouped and each.load_method == "upsert"
+    return parsed is not None and bool(parsed.placeholders) and each.cache_class.single_key
+
+
+def grouped_upsert(each: StreamSettings) -> bool:
+    """Upsert of a collection per group."""
+    return grouped(each) and each.load_method == "upsert"
 
 
 def _check_merge(each: StreamSettings) -> None:

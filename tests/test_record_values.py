@@ -270,8 +270,8 @@ def run(config: dict, *records: dict) -> list[dict]:
         (
             {"cache_type": "list", "ttl_field": "user_id"},
             "Setting 'expire_at_field' / 'ttl_field' apply to keys of one record (hash, json, "
-            "string); a collection in one key would expire with all its records; here it is "
-            "cache_type list.",
+            "string) and to collections per group (key_template placeholders); the stream's "
+            "one collection would expire with all its records; here it is cache_type list.",
         ),
         (
             {
