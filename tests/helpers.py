@@ -6,10 +6,13 @@ import contextlib
 import io
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
 import typing as t
+from pathlib import Path
 
 import redis
 
@@ -129,3 +132,26 @@ def data_of(client: redis.Redis, pattern: str) -> list[dict]:
     found = hashes(client, pattern)
     ordered = sorted(found.values(), key=lambda h: int(h["_airbyte_ab_id"]))
     return [json.loads(h["_airbyte_data"]) for h in ordered]
+
+
+def docs_section(page: str, heading: str) -> str:
+    """The text of docs/``page`` under ``## heading``, up to the next ``## ``."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / page).read_text(encoding="utf-8")
+    return text.split(f"## {heading}")[1].split("\n## ")[0]
+
+
+def check_cli_sessions(text: str, port: int) -> int:
+    """Run every ``$ redis-cli ...`` line of ``text``'s console blocks against the server
+    on ``port`` (as a terminal shows replies, ``--no-raw``) and assert that its output is
+    the one shown; how many ran."""
+    cli = shutil.which("redis-cli") or shutil.which("valkey-cli")
+    assert cli is not None, "redis-cli comes with redis-server"
+    ran = 0
+    for block in text.split("```console\n")[1:]:
+        for session in block.split("```")[0].split("$ redis-cli ")[1:]:
+            command, _, expected = session.partition("\n")
+            argv = [cli, "--no-raw", "-p", str(port), *shlex.split(command, comments=True)]
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            assert out == expected, command
+            ran += 1
+    return ran

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
-import shutil
-import subprocess
 import typing as t
-from pathlib import Path
 
 import pytest
 import redis
 import yaml
 from conftest import need_server_binary
-from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
+from helpers import (
+    check_cli_sessions,
+    docs_section,
+    record_msg,
+    run_target,
+    schema_msg,
+    singer_lines,
+    state_msg,
+)
 from proxy import FaultyProxy
 from redis.crc import key_slot
 from test_lost_replies import lose_reply
@@ -222,8 +226,7 @@ def test_groups_on_a_cluster_spread_over_slots_and_a_lost_reply(
 def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
     """docs/layouts.md's collections per group: its config, the input it describes,
     every redis-cli line with its output."""
-    page = (Path(__file__).resolve().parent.parent / "docs" / "layouts.md").read_text()
-    section = page.split("## Collections per group")[1].split("\n## ")[0]
+    section = docs_section("layouts.md", "Collections per group")
     config = yaml.safe_load(section.split("```yaml\n")[1].split("```")[0])["config"]
     scores = {
         "game": {"type": "string"},
@@ -247,19 +250,7 @@ def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
         record_msg("scores", {"game": "go", "player": "ada", "points": 40}),
     )
     run_target({**server.config(), **config}, text.replace('"@', "").replace('@"', ""))
-    cli = shutil.which("redis-cli") or shutil.which("valkey-cli")
-    assert cli is not None
-    shown = section.split("```console\n")[1].split("```")[0].split("$ redis-cli ")[1:]
-    for session in shown:
-        command, _, expected = session.partition("\n")
-        run = subprocess.run(
-            [cli, "--no-raw", "-p", str(server.port), *shlex.split(command)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert run.stdout == expected, command
-    assert len(shown) == 2
+    assert check_cli_sessions(section, server.port) == 2
     assert r.zrange("leaderboard:go", 0, -1) == ["ada"]
 
 

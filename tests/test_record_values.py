@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import datetime
 import json
-import shlex
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import redis
 import yaml
-from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
+from helpers import (
+    check_cli_sessions,
+    docs_section,
+    record_msg,
+    run_target,
+    schema_msg,
+    singer_lines,
+    state_msg,
+)
 
 from devtools.server import RedisServer
 from target_redis.errors import TargetRedisError
@@ -317,8 +321,7 @@ def test_refusals_at_start(
 def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
     """docs/layouts.md's members, values and expiry: its config, the input it describes,
     every redis-cli line with its output."""
-    page = (Path(__file__).resolve().parent.parent / "docs" / "layouts.md").read_text()
-    section = page.split("## One property as a member or value")[1].split("\n## ")[0]
+    section = docs_section("layouts.md", "One property as a member or value")
     config = yaml.safe_load(section.split("```yaml\n")[1].split("```")[0])["config"]
     props = {
         "user_id": {"type": "integer"},
@@ -340,16 +343,4 @@ def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
         ),
     ]
     run_target({**server.config(), **config}, singer_lines(*messages))
-    cli = shutil.which("redis-cli") or shutil.which("valkey-cli")
-    assert cli is not None
-    shown = section.split("```console\n")[1].split("```")[0].split("$ redis-cli ")[1:]
-    for session in shown:
-        command, _, expected = session.partition("\n")
-        run_cli = subprocess.run(
-            [cli, "--no-raw", "-p", str(server.port), *shlex.split(command, comments=True)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert run_cli.stdout == expected, command
-    assert len(shown) == 4
+    assert check_cli_sessions(section, server.port) == 4

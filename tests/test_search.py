@@ -9,8 +9,6 @@ import io
 import json
 import logging
 import os
-import shlex
-import shutil
 import struct
 import subprocess
 import sys
@@ -20,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import record_msg, run_target, schema_msg, singer_lines, state_msg
+from helpers import check_cli_sessions, record_msg, run_target, schema_msg, singer_lines, state_msg
 from singer_sdk.exceptions import ConfigValidationError
 
 from devtools.server import RedisServer
@@ -532,21 +530,7 @@ def test_the_docs_walkthrough(
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Stream 'products': search index idx:products created." in proc.stderr
     wait_indexed(modules, "idx:products")
-    cli = shutil.which("redis-cli") or shutil.which("valkey-cli")
-    assert cli is not None
-    shown = 0
-    for block in page.split("```console\n")[1:]:
-        for session in block.split("```")[0].split("$ redis-cli ")[1:]:
-            command, _, expected = session.partition("\n")
-            run = subprocess.run(
-                [cli, "--no-raw", "-p", str(module_server.port), *shlex.split(command)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            assert run.stdout == expected, command
-            shown += 1
-    assert shown == 7
+    assert check_cli_sessions(page, module_server.port) == 7
     code = (
         page.split("```python\n")[1]
         .split("```")[0]
