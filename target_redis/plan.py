@@ -15,7 +15,7 @@ import typing as t
 from target_redis import rows as rows_module
 from target_redis.errors import BadInputError, RejectedRecord, TargetRedisError
 from target_redis.json_numbers import exact_text, inexact_paths
-from target_redis.rows import DELETED_AT, Row
+from target_redis.rows import DELETED_AT, FieldShape, Row
 
 if t.TYPE_CHECKING:
     from target_redis.cache_types import CacheType
@@ -44,7 +44,8 @@ class StreamPlan:
         self.search = search
         self.companions: Companions | None = None
         """Values beside a record's own that a search index reads."""
-        self._fields: t.Any = load.setup.record_format.field_values
+        self._fields: bool | FieldShape = load.setup.record_format.field_values
+        """How rows hold fields: ``record_format: fields`` (True), vectors packed, or not."""
         self._values: RecordValues | None = None
         self._group_key: t.Callable[..., str | None] | None = None
         self.settings = settings

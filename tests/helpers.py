@@ -15,6 +15,7 @@ import typing as t
 from pathlib import Path
 
 import redis
+import yaml
 
 from target_redis.target import TargetRedis
 
@@ -138,6 +139,12 @@ def docs_section(page: str, heading: str) -> str:
     """The text of docs/``page`` under ``## heading``, up to the next ``## ``."""
     text = (Path(__file__).resolve().parent.parent / "docs" / page).read_text(encoding="utf-8")
     return text.split(f"## {heading}")[1].split("\n## ")[0]
+
+
+def docs_config(section: str) -> dict[str, t.Any]:
+    """The target settings of a docs section's first YAML block (a meltano.yml ``config``)."""
+    loaded = yaml.safe_load(section.split("```yaml\n")[1].split("```")[0])
+    return t.cast("dict[str, t.Any]", loaded["config"])
 
 
 def check_cli_sessions(text: str, port: int) -> int:

@@ -10,10 +10,10 @@ import typing as t
 
 import pytest
 import redis
-import yaml
 from conftest import need_server_binary
 from helpers import (
     check_cli_sessions,
+    docs_config,
     docs_section,
     record_msg,
     run_target,
@@ -227,7 +227,7 @@ def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
     """docs/layouts.md's collections per group: its config, the input it describes,
     every redis-cli line with its output."""
     section = docs_section("layouts.md", "Collections per group")
-    config = yaml.safe_load(section.split("```yaml\n")[1].split("```")[0])["config"]
+    config = docs_config(section)
     scores = {
         "game": {"type": "string"},
         "player": {"type": "string"},

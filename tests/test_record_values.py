@@ -9,9 +9,9 @@ import time
 
 import pytest
 import redis
-import yaml
 from helpers import (
     check_cli_sessions,
+    docs_config,
     docs_section,
     record_msg,
     run_target,
@@ -322,7 +322,7 @@ def test_the_docs_example(server: RedisServer, r: redis.Redis) -> None:
     """docs/layouts.md's members, values and expiry: its config, the input it describes,
     every redis-cli line with its output."""
     section = docs_section("layouts.md", "One property as a member or value")
-    config = yaml.safe_load(section.split("```yaml\n")[1].split("```")[0])["config"]
+    config = docs_config(section)
     props = {
         "user_id": {"type": "integer"},
         "id": {"type": "string"},
