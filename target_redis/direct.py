@@ -33,13 +33,8 @@ class DirectHost(t.Protocol):
     mapper: t.Any
     records_since_state: int
 
-    @property
-    def max_record_age_seconds(self) -> float:
-        """The SDK drains every sink when a record waited this long."""
-
-    @property
-    def last_full_drain_at(self) -> float:
-        """When the SDK last drained every sink (``time.time()``)."""
+    age_drain_due: float
+    """From when the SDK's max-age drain may be due (``time.time()``)."""
 
     def active_sink(self, stream: str) -> t.Any:
         """The stream's current sink."""
@@ -77,19 +72,20 @@ class Lane:
     """One plain stream's sink and what its records are checked with."""
 
     sink: RedisSink
-    decode: t.Callable[[msgspec.Raw], t.Any]
-    check: t.Callable[[msgspec.Raw, dict], bool]
-    key_properties: tuple[str, ...]
+    read: t.Callable[[msgspec.Raw], dict | None]
+    """The record, if it is valid and has its key properties (else None)."""
     max_rows: int
     max_bytes: int
-    increment: t.Callable[[], None]
-    """The sink's record counter metric's."""
+    counter: t.Any
+    """The sink's record counter metric."""
+    plain_row: t.Callable[[dict, t.Any], t.Any]
+    """The plan's row builder for records that only need their JSON (else None)."""
     row: t.Callable[[dict, t.Any, t.Any], t.Any]
     """The plan's row builder."""
     check_fields: t.Callable[[dict], None]
     add_row: t.Callable[[t.Any, dict], None]
-    max_age_seconds: float
-    """The SDK drains every sink when a record waited this long."""
+    metric_due: float = 0.0
+    """``time.time()`` from which the counter may log its metric line (0: not known)."""
 
 
 class DirectRecords:
@@ -125,26 +121,28 @@ class DirectRecords:
             del self.lanes[stream]
             return False
         try:
-            record = lane.decode(message.record)
-            if type(record) is not dict or not lane.check(message.record, record):
+            record = lane.read(message.record)
+            if record is None:
                 return False
-            for name in lane.key_properties:
-                if name not in record:
-                    return False
-            row = lane.row(record, message.time_extracted, record)
+            time_extracted = message.time_extracted
+            row = lane.plain_row(record, time_extracted) or lane.row(record, time_extracted, record)
         except Exception:  # the SDK's path raises it, or sets the record aside
             return False
         lane.check_fields(record)  # _validate_and_parse's warnings
         context = sink.batch_context(record)
-        sink.tally_record_read()
+        read = sink.count_read()  # tally_record_read
         lane.add_row(row, context)  # process_record
-        lane.increment()
-        if sink.batch_records_read >= lane.max_rows or (
-            lane.max_bytes and context["bytes"] >= lane.max_bytes
-        ):
+        counter = lane.counter  # its increment(), with one clock reading for both checks
+        counter.value += 1
+        now = time.time()
+        if now > lane.metric_due:
+            counter.increment(0)  # the SDK's own test, and its metric line when due
+            lane.metric_due = counter.last_log_time + counter.log_interval - 0.001
+        if read >= lane.max_rows or (lane.max_bytes and context["bytes"] >= lane.max_bytes):
             target.log_full(sink)
             target.drain_one(sink)
-        if time.time() - target.last_full_drain_at > lane.max_age_seconds:
+            now = time.time()
+        if now > target.age_drain_due:
             target.drain_if_old()
         target.records_since_state += 1
         return True
@@ -173,35 +171,48 @@ class DirectRecords:
         )
         return Lane(
             sink=sink,
-            decode=DECODER.decode if reads_numbers else _RAW_NUMBERS.decode,
-            check=_checker(validator),
-            key_properties=tuple(sink.key_properties or ()),
+            read=_reader(
+                DECODER.decode if reads_numbers else _RAW_NUMBERS.decode,
+                validator,
+                tuple(sink.key_properties or ()),
+            ),
             max_rows=sink.max_size,
             max_bytes=sink.max_bytes,
-            increment=sink.record_counter_metric.increment,
+            counter=sink.record_counter_metric,
+            plain_row=sink.plan.plain_row,
             row=sink.plan.row,
             check_fields=sink.check_fields,
             add_row=sink.add_row,
-            max_age_seconds=target.max_record_age_seconds,
         )
 
 
-def _checker(validator: CompiledValidator | None) -> t.Callable[[msgspec.Raw, dict], bool]:
-    """True when the record is valid (the SDK's path gives the reason when not): its
-    JSON is checked by the schema's msgspec type, else the record by the validator."""
-    if validator is None:
-        return lambda raw, record: True
-    accepts = validator.accepts
-    decoder = validator.decoder
-    if decoder is None:
-        return lambda raw, record: accepts(record)
-    decode = decoder.decode
+def _reader(
+    decode: t.Callable[[msgspec.Raw], t.Any],
+    validator: CompiledValidator | None,
+    key_properties: tuple[str, ...],
+) -> t.Callable[[msgspec.Raw], dict | None]:
+    """The record from its JSON if it is an object, valid (the SDK's path gives the
+    reason when not) and has its key properties; else None. Valid: its JSON decodes
+    to the schema's msgspec type, or, where that refuses it or there is none, the
+    validator accepts the record."""
+    accepts = validator.accepts if validator is not None else None
+    typed = validator.decoder.decode if validator is not None and validator.decoder else None
 
-    def check(raw: msgspec.Raw, record: dict) -> bool:
-        try:
-            decode(raw)
-        except msgspec.ValidationError:
-            return accepts(DECODER.decode(raw))  # numbers as Decimals, as on the SDK's path
-        return True
+    def read(raw: msgspec.Raw) -> dict | None:
+        record = decode(raw)
+        if type(record) is not dict:
+            return None
+        if typed is not None:
+            try:
+                typed(raw)
+            except msgspec.ValidationError:  # numbers as Decimals, as on the SDK's path
+                if not accepts(DECODER.decode(raw)):  # type: ignore[misc]
+                    return None
+        elif accepts is not None and not accepts(record):
+            return None
+        for name in key_properties:
+            if name not in record:
+                return None
+        return record
 
-    return check
+    return read

@@ -128,12 +128,13 @@ class PlainReader(SeamReader):
         """As the SDK's, offering each line to ``direct`` first."""
         stats: t.Counter[str] = Counter()
         direct = self.direct
+        taken = 0  # lines the direct path took: RECORDs, counted once at the end
         for line in file_input or self.default_input:
-            self.remember_line(line)
             self.line_number += 1
             if direct is not None and direct(line):
-                stats["RECORD"] += 1
+                taken += 1
                 continue
+            self.remember_line(line)  # read only on the message callbacks' path
             message = self.decode_line(line)
             self.assert_line_requires(message, requires={"type"})
             kind = message["type"]
@@ -143,6 +144,8 @@ class PlainReader(SeamReader):
             else:
                 callback(message)
             stats[kind] += 1
+        if taken:
+            stats["RECORD"] += taken
         return stats
 
     @staticmethod

@@ -183,6 +183,13 @@ class SeamSink(BatchSink):
         """The SDK's ``_batch_records_read``: records in the pending batch."""
         return self._batch_records_read
 
+    def count_read(self) -> int:
+        """``tally_record_read()``, its body (pinned by the contract test) without the
+        call; the records in the pending batch."""
+        self._total_records_read += 1
+        self._batch_records_read += 1
+        return self._batch_records_read
+
     @property
     def warned_missing_fields(self) -> set[str]:
         """The SDK's ``_warned_missing_fields``: properties warned about already."""
@@ -345,6 +352,16 @@ class SeamTarget(Target):
         """The SDK's ``_last_full_drain_at`` (``time.time()``)."""
         return float(self._last_full_drain_at)
 
+    age_drain_due: float = 0.0
+    """``time.time()`` from which the SDK's max-age drain may be due (a millisecond
+    early): the direct path asks ``drain_if_old`` only then. 0: not known yet."""
+
+    def _reset_max_record_age(self) -> None:
+        # As the SDK's (a full drain), keeping ``age_drain_due`` with it.
+        super()._reset_max_record_age()
+        self.age_drain_due = self._last_full_drain_at + self.max_record_age_seconds - 0.001
+
     def drain_if_old(self) -> None:
         """The SDK's ``_handle_max_record_age``."""
         self._handle_max_record_age()
+        self.age_drain_due = self._last_full_drain_at + self.max_record_age_seconds - 0.001

@@ -16,6 +16,7 @@ import pytest
 import redis
 import simplejson
 from helpers import record_msg, schema_msg, state_msg
+from singer_sdk import metrics
 from test_fast_path import PlainTargetRedis
 
 from devtools.server import RedisServer
@@ -265,3 +266,43 @@ def test_search_values_are_the_same_on_every_path(server: RedisServer, r: redis.
     assert letters[1][1]["reason"] == (
         "Stream 'wide': property 'at' holds 'yesterday', not a date or date-time (search_index)."
     )
+
+
+def test_record_count_metric_lines_are_the_same_on_every_path(
+    server: RedisServer, r: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The direct path counts records as the SDK's counter does (its clock read once
+    per record): with a log interval below zero, a metric line after every record."""
+    init = metrics.Counter.__init__
+
+    def every_record(self: metrics.Counter, *args: t.Any, **kwargs: t.Any) -> None:
+        init(self, *args, **kwargs)
+        self.log_interval = -1.0
+
+    monkeypatch.setattr(metrics.Counter, "__init__", every_record)
+    found: dict[str, list[tuple[str, int]]] = {}
+    for path in ("direct", "sdk"):
+        lines: list[tuple[str, int]] = []
+        handler = logging.Handler()
+
+        def emit(rec: logging.LogRecord, lines: list = lines) -> None:
+            point = json.loads(rec.getMessage().split("METRIC: ", 1)[1])
+            if point["metric"] == "record_count":
+                lines.append((point["tags"]["stream"], point["value"]))
+
+        handler.emit = emit  # type: ignore[method-assign]
+        handler.addFilter(lambda rec: "METRIC: " in rec.getMessage())
+        metrics_logger = logging.getLogger("singer_sdk.metrics")
+        metrics_logger.addHandler(handler)
+        try:
+            run(
+                path,
+                server.config(namespace=path, batch_size_rows=4, stream_maps=MAPS),
+                mixed_input(invalid=False),
+            )
+        finally:
+            metrics_logger.removeHandler(handler)
+        found[path] = lines
+    assert found["direct"] == found["sdk"]
+    plain = [value for stream, value in found["direct"] if stream == "plain"]
+    assert plain[:14] == [1] * 14  # one line per record, each counting that record

@@ -19,7 +19,7 @@ import typing as t
 import fakeredis
 import pytest
 import simplejson
-from singer_sdk import Target
+from singer_sdk import Target, metrics
 from singer_sdk.singerlib.encoding import SimpleSingerReader
 from singer_sdk.sinks import BatchSink
 from test_direct_path import MAPS, PATHS, mixed_input
@@ -42,6 +42,7 @@ OVERRIDDEN = {
         "_write_state_message": "(self, state: 'dict') -> 'None'",
         "_validate_config": "(self, *, raise_errors: 'bool' = True) -> 'list[str]'",
         "_handle_termination": "(self, signum: 'int', frame: 'FrameType | None') -> 'None'",
+        "_reset_max_record_age": "(self) -> 'None'",
     },
     "SeamSink": {
         "_remove_sdc_metadata_from_record": "(self, record: 'dict') -> 'None'",
@@ -72,7 +73,10 @@ CALLED = {
 ATTRIBUTES = {
     # Private SDK attributes the seam reads or writes, on live objects.
     "target": ("_config", "_sinks_active", "_sinks_to_clear", "_last_full_drain_at"),
-    "sink": ("_pending_batch", "_batch_records_read", "_validator", "_warned_missing_fields"),
+    "sink": (
+        *("_pending_batch", "_batch_records_read", "_total_records_read", "_validator"),
+        "_warned_missing_fields",
+    ),
     "reader": ("_current_message",),
     "class": ("_MAX_RECORD_AGE_IN_MINUTES",),
 }
@@ -216,3 +220,34 @@ def test_the_direct_path_logs_the_sdk_paths_metric_lines(
         totals[stream] = totals.get(stream, 0) + metric["value"]
     # The valid records; one set aside (on_invalid_record) is not counted, as in the SDK.
     assert totals == {"plain": 14, "mapped": 14, "wide": 14}
+
+
+def _body(function: t.Callable[..., t.Any]) -> str:
+    """A function's statements without its docstring, as ``ast.unparse`` writes them."""
+    node = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0]
+    assert isinstance(node, ast.FunctionDef)
+    statements = node.body
+    if statements and isinstance(statements[0], ast.Expr):
+        statements = statements[1:]  # the docstring
+    return "\n".join(ast.unparse(statement) for statement in statements)
+
+
+def test_the_bookkeeping_the_direct_path_repeats_is_the_sdks() -> None:
+    """The direct path does these per record without calling them (sdk_seam.count_read,
+    direct.py's metric and max-age checks): a change in the SDK fails here."""
+    assert _body(BatchSink.tally_record_read) == (
+        "self._total_records_read += count\nself._batch_records_read += count"
+    )
+    assert _body(metrics.Counter.increment) == (
+        "self.value += value\nif self._ready_to_log():\n    self._pop()"
+    )
+    assert _body(metrics.Counter._ready_to_log) == (
+        "return time() - self.last_log_time > self.log_interval"
+    )
+    assert _body(Target._handle_max_record_age).startswith(
+        "if self._max_record_age_in_minutes > self._MAX_RECORD_AGE_IN_MINUTES:"
+    )
+    assert _body(t.cast("t.Any", Target._max_record_age_in_minutes).fget) == (
+        "return (time.time() - self._last_full_drain_at) / 60"
+    )
+    assert _body(Target._reset_max_record_age) == "self._last_full_drain_at = time.time()"
