@@ -149,8 +149,11 @@ class RecordType(CacheType):
         """Commands writing one record at its own key."""
         raise NotImplementedError
 
-    def id_commands(self, prefix: str, first_id: int, rows: t.Sequence[Row]) -> list[Command]:
-        """Commands writing ``rows`` at ``prefix`` + consecutive ids from ``first_id``."""
+    def id_commands(
+        self, prefix: str, first_id: int, rows: t.Sequence[Row], *, packed: bool = False
+    ) -> list[Command]:
+        """Commands writing ``rows`` at ``prefix`` + consecutive ids from ``first_id``
+        (``packed``: they may be packed RESP, packing.py)."""
         commands: list[Command] = []
         for ab_id, row in enumerate(rows, start=first_id):
             commands += self.record_commands(f"{prefix}{ab_id}", ab_id, row)

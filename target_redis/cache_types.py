@@ -16,6 +16,7 @@ from __future__ import annotations
 import typing as t
 import uuid
 
+from target_redis import packing
 from target_redis.cache_type import CacheType, CollectionType, RecordType
 from target_redis.json_numbers import without_nulls
 from target_redis.rows import AB_ID, DATA, EMITTED_AT, decode_json, encode_data
@@ -58,11 +59,15 @@ class HashType(RecordType):
             return [write, *self.expiry(key, row)]
         return [self._airbyte_hset(key, ab_id, row), *self.expiry(key, row)]
 
-    def id_commands(self, prefix: str, first_id: int, rows: t.Sequence[Row]) -> list[Command]:
+    def id_commands(
+        self, prefix: str, first_id: int, rows: t.Sequence[Row], *, packed: bool = False
+    ) -> list[Command]:
         """Commands writing ``rows`` at ``prefix`` + consecutive ids (one HSET each
-        when there is no TTL and the rows are Airbyte's layout)."""
+        when there is no TTL and the rows are Airbyte's layout; ``packed``: as RESP)."""
         if self.ttl_seconds or self.per_record_expiry or (rows and rows[0].fields is not None):
             return super().id_commands(prefix, first_id, rows)
+        if packed:
+            return packing.airbyte_hsets(self.hash_set, prefix, first_id, rows)
         hset = self._airbyte_hset
         return [hset(f"{prefix}{ab_id}", ab_id, row) for ab_id, row in enumerate(rows, first_id)]
 

@@ -54,6 +54,8 @@ class Writing:
     delete_command: str = "UNLINK"
     method: str = ""
     """The load method's name, for messages."""
+    packed: bool = False
+    """Commands may be packed RESP (packing.py): a single server, no lease fence."""
 
 
 @dataclasses.dataclass
@@ -197,7 +199,8 @@ class Ids(KeyScheme):
                 key = self.space.record_key(ab_id)
                 commands += [(writing.delete_command, key), *cache.record_commands(key, ab_id, row)]
         else:
-            commands = cache.id_commands(self.space.record_key(""), facts.first_id, batch.rows)
+            prefix = self.space.record_key("")
+            commands = cache.id_commands(prefix, facts.first_id, batch.rows, packed=writing.packed)
         return commands + self.stream_keys_expiry(writing)
 
 

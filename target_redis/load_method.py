@@ -199,6 +199,7 @@ class LoadMethod:
             merge=self.setup.merge,
             delete_command=self.writer.delete_command,
             method=self.name,
+            packed=self.writer.single_server and self.fence is None,
         )
 
     def write(self, rows: list[Row]) -> int:

@@ -26,6 +26,7 @@ import redis.exceptions
 from redis._parsers.hiredis import NOT_ENOUGH_DATA, _HiredisParser
 from redis.crc import key_slot
 
+from target_redis import packing
 from target_redis.errors import TargetRedisError
 
 if t.TYPE_CHECKING:
@@ -227,8 +228,10 @@ def packed_parts(commands: t.Sequence[Command]) -> t.Iterator[bytes]:
     """The commands packed by hiredis, joined into parts of about 1 MiB."""
     part: list[bytes] = []
     size = 0
+    pack = hiredis.pack_command
     for command in commands:
-        packed = hiredis.pack_command(command)  # type: ignore[arg-type]
+        first = command[0]
+        packed = first if type(first) is bytes else pack(command)  # type: ignore[arg-type]
         part.append(packed)
         size += len(packed)
         if size >= _PART_BYTES:
@@ -381,8 +384,8 @@ def raise_first(chunk: t.Sequence[Command], replies: t.Sequence[t.Any]) -> None:
     block = 0
     for index, (command, reply) in enumerate(zip(chunk, replies, strict=False)):
         if isinstance(reply, redis.ResponseError):
-            target = command[1] if len(command) > 1 and command[0] != "EVAL" else ""
-            msg = f"{command[0]!s} {target!s}: {reply}"
+            name, target = packing.label(command)
+            msg = f"{name} {target}: {reply}"
             raise type(reply)(msg) from None
         if command[0] == "MULTI":
             block = index + 1

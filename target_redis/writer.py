@@ -66,6 +66,8 @@ class Writer(Reads):
         """``wait_replicas`` > 0 makes every chunk wait (WAIT) for that many replicas;
         ``run_id`` names this run's marks (``run`` with ``once``)."""
         self.client = client
+        self.single_server = isinstance(client, redis.Redis)
+        """Not a cluster: pipelines may send packed commands (packing.py)."""
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._scripts: bool | None = None
         self._marks: set[str] = set()

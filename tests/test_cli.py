@@ -127,6 +127,7 @@ def test_write_failure_is_one_line_and_no_state(server: RedisServer, r: redis.Re
     r.set(":s:1", "a string where a hash must go")
     line = assert_one_clear_error(run_cli(server.config(), GOOD_INPUT), "Stream 's'", "WRONGTYPE")
     assert "Input line" not in line
+    assert "(HSET :s:1: WRONGTYPE" in line  # the command and key (a packed one's too)
     assert r.get(":s:1") == "a string where a hash must go"
 
 

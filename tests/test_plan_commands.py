@@ -45,6 +45,7 @@ class StubWriter:
     """What the load methods read from a writer without doing I/O."""
 
     delete_command = "UNLINK"
+    single_server = False  # commands as words, not packed (test_packing.py compares them)
 
 
 def combinations() -> t.Iterator[dict[str, t.Any]]:

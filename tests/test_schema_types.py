@@ -16,12 +16,19 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
 from devtools.server import RedisServer
-from target_redis.direct import _checker
+from target_redis.direct import _reader
 from target_redis.reader import DECODER
 from target_redis.schema_types import record_decoder
 from target_redis.validation import CompiledValidator
 
 NAMES = ["a", "b", "c"]
+
+
+def direct_accepts(schema: dict[str, t.Any], raw: bytes | msgspec.Raw) -> bool:
+    """The direct path's decision on a record's JSON (no key properties)."""
+    return _reader(DECODER.decode, CompiledValidator(schema), ())(msgspec.Raw(raw)) is not None
+
+
 SCALARS = ["null", "boolean", "integer", "number", "string"]
 
 
@@ -111,7 +118,7 @@ def test_types_are_never_more_lenient_and_decisions_match(schema: dict, record: 
             pass
         else:
             assert expected, f"msgspec accepted what jsonschema refuses: {schema} {record}"
-    assert _checker(CompiledValidator(schema))(raw, decoded) == expected
+    assert direct_accepts(schema, raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -150,8 +157,7 @@ def test_which_schemas_translate(schema: dict, translates: bool) -> None:
 )
 def test_integer_edge_cases(text: bytes, valid: bool) -> None:
     schema = {"type": "object", "properties": {"n": {"type": ["null", "integer"]}}}
-    check = _checker(CompiledValidator(schema))
-    assert check(msgspec.Raw(text), DECODER.decode(text)) is valid
+    assert direct_accepts(schema, text) is valid
     assert sdk_decision(schema, DECODER.decode(text)) is valid
 
 
@@ -162,7 +168,7 @@ def test_a_number_msgspec_cannot_hold_is_judged_by_the_validator() -> None:
     assert decoder is not None
     with pytest.raises(msgspec.ValidationError):
         decoder.decode(text)
-    assert _checker(CompiledValidator(schema))(msgspec.Raw(text), DECODER.decode(text)) is True
+    assert direct_accepts(schema, text) is True
     assert sdk_decision(schema, DECODER.decode(text)) is True
 
 
