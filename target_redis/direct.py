@@ -49,22 +49,22 @@ class DirectHost(t.Protocol):
         """The SDK's max-age drain."""
 
 
-class Envelope(msgspec.Struct):
-    """The parts of a Singer message the direct path reads; the record stays raw."""
+class Message(msgspec.Struct):
+    """The parts of a Singer message the direct path reads."""
 
     type: t.Any = None
     stream: t.Any = None
-    record: msgspec.Raw = msgspec.Raw(b"")
+    record: t.Any = None
     time_extracted: t.Any = None
 
 
-_ENVELOPE = msgspec.json.Decoder(Envelope, float_hook=number)
+_MESSAGES: dict[bool, t.Callable[[str | bytes], Message]] = {
+    # Rows that only re-encode the record: a number with a fraction or an exponent
+    # stays its own text (msgspec.Raw), which costs less than a Decimal.
+    True: msgspec.json.Decoder(Message, float_hook=msgspec.Raw).decode,
+    False: msgspec.json.Decoder(Message, float_hook=number).decode,
+}
 _UNKNOWN: t.Final = object()
-
-
-_RAW_NUMBERS = msgspec.json.Decoder(float_hook=msgspec.Raw)
-"""For rows that only re-encode the record: a number with a fraction or an exponent
-stays its own text (msgspec.Raw), which costs less than a Decimal."""
 
 
 @dataclasses.dataclass(slots=True)
@@ -72,8 +72,10 @@ class Lane:
     """One plain stream's sink and what its records are checked with."""
 
     sink: RedisSink
-    read: t.Callable[[msgspec.Raw], dict | None]
-    """The record, if it is valid and has its key properties (else None)."""
+    raw_numbers: bool
+    """Its records' numbers with a fraction or an exponent are msgspec.Raw (else Decimals)."""
+    valid: t.Callable[[t.Any, str | bytes], bool]
+    """Whether the record (from the line) is an object, valid, with its key properties."""
     max_rows: int
     max_bytes: int
     counter: t.Any
@@ -95,6 +97,8 @@ class DirectRecords:
         """Lanes are found on a stream's first record, again after each SCHEMA."""
         self.target = target
         self.lanes: dict[str, Lane | None] = {}
+        self.raw_numbers = True
+        """How the last line's lane had its numbers decoded."""
 
     def reset(self) -> None:
         """Forget every lane (a SCHEMA message may have changed a stream's sink or maps)."""
@@ -103,26 +107,15 @@ class DirectRecords:
     def take(self, line: str | bytes) -> bool:
         """Load the line if it is a plain stream's valid RECORD; False to leave it to
         the SDK's path (which then handles it from the start)."""
-        try:
-            message = _ENVELOPE.decode(line)
-        except Exception:  # the SDK's path reports it
+        found = self._message(line)
+        if found is None:
             return False
-        stream = message.stream
-        if message.type != "RECORD" or type(stream) is not str:
-            return False
-        lane = self.lanes.get(stream, _UNKNOWN)
-        if lane is _UNKNOWN:
-            lane = self.lanes[stream] = self._lane(stream)
-        if not isinstance(lane, Lane):
-            return False
+        message, lane = found
         target = self.target
         sink = lane.sink
-        if target.active_sink(stream) is not sink:  # a new SCHEMA
-            del self.lanes[stream]
-            return False
+        record = message.record
         try:
-            record = lane.read(message.record)
-            if record is None:
+            if not lane.valid(record, line):
                 return False
             time_extracted = message.time_extracted
             row = lane.plain_row(record, time_extracted) or lane.row(record, time_extracted, record)
@@ -146,6 +139,31 @@ class DirectRecords:
             target.drain_if_old()
         target.records_since_state += 1
         return True
+
+    def _message(self, line: str | bytes) -> tuple[Message, Lane] | None:
+        """The line decoded once, with its lane; None unless a plain stream's RECORD.
+        Its numbers are decoded as the last line's lane had them (streams come in
+        runs), again when its own lane has them the other way."""
+        raw_numbers = self.raw_numbers
+        try:
+            message = _MESSAGES[raw_numbers](line)
+        except Exception:  # the SDK's path reports it
+            return None
+        stream = message.stream
+        if message.type != "RECORD" or type(stream) is not str:
+            return None
+        lane = self.lanes.get(stream, _UNKNOWN)
+        if lane is _UNKNOWN:
+            lane = self.lanes[stream] = self._lane(stream)
+        if not isinstance(lane, Lane):
+            return None
+        if self.target.active_sink(stream) is not lane.sink:  # a new SCHEMA
+            del self.lanes[stream]
+            return None
+        if lane.raw_numbers is not raw_numbers:
+            self.raw_numbers = lane.raw_numbers
+            message = _MESSAGES[lane.raw_numbers](line)
+        return message, lane
 
     def _lane(self, stream: str) -> Lane | None:
         target = self.target
@@ -171,11 +189,8 @@ class DirectRecords:
         )
         return Lane(
             sink=sink,
-            read=_reader(
-                DECODER.decode if reads_numbers else _RAW_NUMBERS.decode,
-                validator,
-                tuple(sink.key_properties or ()),
-            ),
+            raw_numbers=not reads_numbers,
+            valid=_checker(validator, frozenset(sink.key_properties or ())),
             max_rows=sink.max_size,
             max_bytes=sink.max_bytes,
             counter=sink.record_counter_metric,
@@ -186,33 +201,30 @@ class DirectRecords:
         )
 
 
-def _reader(
-    decode: t.Callable[[msgspec.Raw], t.Any],
-    validator: CompiledValidator | None,
-    key_properties: tuple[str, ...],
-) -> t.Callable[[msgspec.Raw], dict | None]:
-    """The record from its JSON if it is an object, valid (the SDK's path gives the
-    reason when not) and has its key properties; else None. Valid: its JSON decodes
-    to the schema's msgspec type, or, where that refuses it or there is none, the
-    validator accepts the record."""
+def _checker(
+    validator: CompiledValidator | None, key_properties: frozenset[str]
+) -> t.Callable[[t.Any, str | bytes], bool]:
+    """Whether a record is an object, valid (the SDK's path gives the reason when not)
+    and has its key properties. Valid: its line decodes with the record as the
+    schema's msgspec type, or, where that refuses it or there is none, the validator
+    accepts the record."""
     accepts = validator.accepts if validator is not None else None
-    typed = validator.decoder.decode if validator is not None and validator.decoder else None
+    typed = None
+    if validator is not None and validator.decoder is not None:
+        checked = msgspec.defstruct("Checked", [("record", validator.decoder.type)])
+        typed = msgspec.json.Decoder(checked).decode
 
-    def read(raw: msgspec.Raw) -> dict | None:
-        record = decode(raw)
+    def valid(record: t.Any, line: str | bytes) -> bool:
         if type(record) is not dict:
-            return None
+            return False
         if typed is not None:
             try:
-                typed(raw)
+                typed(line)
             except msgspec.ValidationError:  # numbers as Decimals, as on the SDK's path
-                if not accepts(DECODER.decode(raw)):  # type: ignore[misc]
-                    return None
+                if not accepts(DECODER.decode(line)["record"]):  # type: ignore[misc]
+                    return False
         elif accepts is not None and not accepts(record):
-            return None
-        for name in key_properties:
-            if name not in record:
-                return None
-        return record
+            return False
+        return record.keys() >= key_properties
 
-    return read
+    return valid

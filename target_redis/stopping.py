@@ -65,8 +65,10 @@ class StopControl:
         stream is read a block at a time (``read1``: what is there, up to 1 MiB) and
         split in C, a third of the cost of reading it a line at a time."""
         if callable(getattr(lines, "read1", None)):
-            yield from self._blocks(t.cast("t.BinaryIO", lines))
-            return
+            return self._blocks(t.cast("t.BinaryIO", lines))
+        return self._lines(lines)
+
+    def _lines(self, lines: t.Iterable[t.Any]) -> t.Iterator[t.Any]:
         iterator = iter(lines)
         while True:
             if self.signal:

@@ -16,7 +16,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks.core import JSONSchemaValidator
 
 from devtools.server import RedisServer
-from target_redis.direct import _reader
+from target_redis.direct import _checker
 from target_redis.reader import DECODER
 from target_redis.schema_types import record_decoder
 from target_redis.validation import CompiledValidator
@@ -26,7 +26,8 @@ NAMES = ["a", "b", "c"]
 
 def direct_accepts(schema: dict[str, t.Any], raw: bytes | msgspec.Raw) -> bool:
     """The direct path's decision on a record's JSON (no key properties)."""
-    return _reader(DECODER.decode, CompiledValidator(schema), ())(msgspec.Raw(raw)) is not None
+    line = b'{"record":' + bytes(msgspec.Raw(raw)) + b"}"
+    return _checker(CompiledValidator(schema), frozenset())(DECODER.decode(raw), line)
 
 
 SCALARS = ["null", "boolean", "integer", "number", "string"]
