@@ -18,6 +18,7 @@ import simplejson
 from helpers import record_msg, schema_msg, state_msg
 from singer_sdk import metrics
 from test_fast_path import PlainTargetRedis
+from test_fidelity import NUMBERS as FIDELITY_NUMBERS
 
 from devtools.server import RedisServer
 from target_redis.direct import DirectRecords
@@ -92,7 +93,7 @@ class Captured(t.NamedTuple):
     reader_line: str
 
 
-def run(path: str, config: dict, messages: list[dict]) -> Captured:
+def run(path: str, config: dict, messages: list[dict] | str) -> Captured:
     out = io.StringIO()
     records: list[str] = []
     handler = logging.Handler()
@@ -100,7 +101,10 @@ def run(path: str, config: dict, messages: list[dict]) -> Captured:
     root = logging.getLogger()
     root.addHandler(handler)
     error = None
-    text = "".join(simplejson.dumps(m, use_decimal=True) + "\n" for m in messages)
+    if isinstance(messages, str):
+        text = messages
+    else:
+        text = "".join(simplejson.dumps(m, use_decimal=True) + "\n" for m in messages)
     try:
         with contextlib.redirect_stdout(out):
             target = PATHS[path](config=dict(config))
@@ -306,3 +310,100 @@ def test_record_count_metric_lines_are_the_same_on_every_path(
     assert found["direct"] == found["sdk"]
     plain = [value for stream, value in found["direct"] if stream == "plain"]
     assert plain[:14] == [1] * 14  # one line per record, each counting that record
+
+
+EDGE_RECORDS = [
+    # the number-text test's lexemes
+    *(f'{{"id": {i}, "x": {text}}}' for i, text in enumerate(FIDELITY_NUMBERS, start=100)),
+    '{"id": 1, "name": "dup", "name": "last wins"}',  # a key twice (the dict keeps the last)
+    '{"id": 2, "o": {"a": 1, "a": 2}, "x": -0}',  # nested, and an integer -0
+    '{"id": 3, "name": "caf\\u00e9 \\"q\\" \\\\ \\ud800 \\/"}',  # escapes, a lone surrogate (*)
+    '{"id": 4, "name": "tab\\tline\\n", "x": -0.0}',
+    '{"id": 5, "undeclared": {"k": [1, 2.50]}, "x": 1E2}',  # a property without schema
+    '{"id":6,"name":"compact","x":0.1}',
+    '{ "id" : 7 , "name" : "spaced" , "x" : 1.50 }',
+    '{"x": 5e-324, "id": 8, "o": {}}',  # another key order
+    '{"id": 9, "name": "\u00e9\u2028\U0001f600 raw"}',
+]
+
+
+def edge_input() -> str:
+    """Two streams interleaved line by line: ``plain`` (rows that only re-encode the
+    record: its numbers kept as their text) and ``keyed`` (fields by key template: its
+    numbers read as Decimals), each line with the edges above, as a tap may write it."""
+    props = {
+        "id": {"type": "integer"},
+        "name": {"type": ["null", "string"]},
+        "x": {"type": ["null", "number"]},
+        "o": {"type": ["null", "object"]},
+    }
+    lines = [json.dumps(schema_msg(s, props, ["id"])) for s in ("plain", "keyed")]
+    for record in EDGE_RECORDS:
+        for stream in ("plain", "keyed"):
+            lines.append(
+                f'{{"type": "RECORD", "stream": "{stream}", "record": {record}, '
+                '"time_extracted": "2024-06-01T00:00:00Z"}'
+            )
+    lines.append(json.dumps(state_msg({"done": True})))
+    return "\n".join(lines) + "\n"
+
+
+def test_edges_of_tap_text_are_the_same_on_every_path(
+    server: RedisServer, r: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Escapes, repeated keys, -0, undeclared properties, every number lexeme and key
+    order, with the direct path switching how it reads numbers at every line. (*) The
+    plain path is left out: it is the stdlib reader, which keeps a lone surrogate the
+    fast reader replaces (the target always runs the fast reader)."""
+    taken: list[str] = []
+    take = DirectRecords.take
+
+    def counting(self: DirectRecords, line: t.Any) -> bool:
+        done = take(self, line)
+        if done:
+            taken.append(json.loads(line)["stream"])
+        return done
+
+    monkeypatch.setattr(DirectRecords, "take", counting)
+    results: dict[str, Captured] = {}
+    keyed: dict[str, dict] = {}
+    stored: dict[str, dict] = {}
+    for path in ("direct", "sdk"):
+        r.flushdb()  # the keyed stream's keys are the same in both runs
+        config = server.config(
+            namespace=path,
+            streams={
+                "keyed": {
+                    "record_format": "fields",
+                    "key_template": "k:{id}",
+                    "load_method": "upsert",
+                }
+            },
+        )
+        results[path] = run(path, config, edge_input())
+        keyed[path] = {key: r.hgetall(key) for key in r.scan_iter(match="k:*")}
+        # (the key index holds the k:* keys, which contents() reads as namespaced)
+        stored[path] = {k: v for k, v in contents(r, path).items() if "-keys:" not in k}
+    direct, sdk = results["direct"], results["sdk"]
+    assert keyed["direct"] == keyed["sdk"]
+    assert keyed["direct"]["k:7"] == {"id": "7", "name": "spaced", "x": "1.50"}
+    assert direct.error is sdk.error is None
+    assert direct.states == sdk.states == ['{"done":true}']
+    assert direct.warnings == sdk.warnings
+    assert any("lone surrogate" in w for w in direct.warnings)
+    assert stored["direct"] == stored["sdk"]
+    # the direct path took every line but the lone surrogate's (msgspec refuses it)
+    assert taken.count("plain") == taken.count("keyed") == len(EDGE_RECORDS) - 1
+    plain_rows = {
+        json.loads(fields["_airbyte_data"])["id"]: fields["_airbyte_data"]
+        for key, fields in stored["direct"].items()
+        if key.startswith(":plain:") and "_airbyte_data" in fields
+    }
+    assert plain_rows[1] == '{"id":1,"name":"last wins"}'
+    assert plain_rows[2] == '{"id":2,"o":{"a":2},"x":0}'
+    assert plain_rows[3] == '{"id":3,"name":"café \\"q\\" \\\\ \ufffd /"}'
+    assert plain_rows[5] == '{"id":5,"undeclared":{"k":[1,2.50]},"x":1E2}'
+    assert plain_rows[7] == '{"id":7,"name":"spaced","x":1.50}'
+    assert plain_rows[8] == '{"x":5e-324,"id":8,"o":{}}'
+    for i, text in enumerate(FIDELITY_NUMBERS, start=100):
+        assert plain_rows[i] == f'{{"id":{i},"x":{text}}}'
