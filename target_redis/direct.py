@@ -6,10 +6,12 @@ A stream is plain when its only stream map is the SDK's identity map without
 flattening, its sink is a RedisSink without record metadata, and the target runs its
 fast path. Each record is first checked with nothing changed: decoding, validation,
 key properties, its row. A line or record that any check refuses takes the SDK's
-path, which raises, warns or sets it aside exactly as before. Then the SDK's steps
-follow in the SDK's order: warnings about the record's fields, the row on the
-pending batch, tallies, the record counter metric, the drain when full, the
-max-age drain (sdk_seam.RECORD_STEPS, pinned by the contract test).
+path, which raises, warns or sets it aside exactly as before. The line is decoded
+once, message and record together; the schema's msgspec type then checks the record
+from the line. Then the SDK's steps follow in the SDK's order: warnings about the
+record's fields, the row on the pending batch, tallies, the record counter metric,
+the drain when full, the max-age drain (sdk_seam.RECORD_STEPS, pinned by the
+contract test; the bookkeeping it repeats without calling the SDK is pinned by body).
 """
 
 from __future__ import annotations

@@ -178,11 +178,6 @@ class SeamSink(BatchSink):
         """The pending batch's context, started by the SDK's ``_get_context`` if none."""
         return self._pending_batch or self._get_context(record)
 
-    @property
-    def batch_records_read(self) -> int:
-        """The SDK's ``_batch_records_read``: records in the pending batch."""
-        return self._batch_records_read
-
     def count_read(self) -> int:
         """``tally_record_read()``, its body (pinned by the contract test) without the
         call; the records in the pending batch."""
@@ -346,11 +341,6 @@ class SeamTarget(Target):
         """``_MAX_RECORD_AGE_IN_MINUTES``: the SDK drains every sink when a record
         waited this long."""
         return float(self._MAX_RECORD_AGE_IN_MINUTES) * 60
-
-    @property
-    def last_full_drain_at(self) -> float:
-        """The SDK's ``_last_full_drain_at`` (``time.time()``)."""
-        return float(self._last_full_drain_at)
 
     age_drain_due: float = 0.0
     """``time.time()`` from which the SDK's max-age drain may be due (a millisecond

@@ -124,19 +124,15 @@ class RedisSink(SeamSink):
                 try:
                     parse(value)
                 except ValueError:
-                    self._warn_date(name, kind, value)
-
-    def _warn_date(self, name: str, kind: str, value: str) -> None:
-        """One warning for the property; its values are not checked again."""
-        self._date_checks = tuple(c for c in self._date_checks if c[0] != name)
-        self.logger.warning(
-            "Stream '%s': property '%s' (format %s) has a value that is not "
-            "ISO 8601, e.g. %r; such values are stored as sent (warned once).",
-            self.stream_name,
-            name,
-            kind,
-            value[:40],
-        )
+                    self._date_checks = tuple(c for c in self._date_checks if c[0] != name)
+                    self.logger.warning(
+                        "Stream '%s': property '%s' (format %s) has a value that is not "
+                        "ISO 8601, e.g. %r; such values are stored as sent (warned once).",
+                        self.stream_name,
+                        name,
+                        kind,
+                        value[:40],
+                    )
 
     def take_record(self, record: dict, context: dict, source: RecordSource) -> None:
         """Turn a validated record into a Row on the pending batch (``source``: the
