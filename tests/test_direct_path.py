@@ -151,10 +151,8 @@ def contents(client: redis.Redis, namespace: str) -> dict[str, t.Any]:
 MAPS = {"mapped": {"label": "'#' + str(id)", "tags": "__NULL__"}}
 
 
-@pytest.mark.parametrize("load_method", ["append-only", "upsert"])
-def test_mixed_run_is_the_same_on_every_path(
-    server: RedisServer, r: redis.Redis, load_method: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def count_direct_records(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The stream of each line the direct path takes from now on, in order."""
     taken: list[str] = []
     take = DirectRecords.take
 
@@ -165,6 +163,14 @@ def test_mixed_run_is_the_same_on_every_path(
         return done
 
     monkeypatch.setattr(DirectRecords, "take", counting)
+    return taken
+
+
+@pytest.mark.parametrize("load_method", ["append-only", "upsert"])
+def test_mixed_run_is_the_same_on_every_path(
+    server: RedisServer, r: redis.Redis, load_method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = count_direct_records(monkeypatch)
     results = {}
     for path in PATHS:
         config = server.config(
@@ -355,16 +361,7 @@ def test_edges_of_tap_text_are_the_same_on_every_path(
     order, with the direct path switching how it reads numbers at every line. (*) The
     plain path is left out: it is the stdlib reader, which keeps a lone surrogate the
     fast reader replaces (the target always runs the fast reader)."""
-    taken: list[str] = []
-    take = DirectRecords.take
-
-    def counting(self: DirectRecords, line: t.Any) -> bool:
-        done = take(self, line)
-        if done:
-            taken.append(json.loads(line)["stream"])
-        return done
-
-    monkeypatch.setattr(DirectRecords, "take", counting)
+    taken = count_direct_records(monkeypatch)
     results: dict[str, Captured] = {}
     keyed: dict[str, dict] = {}
     stored: dict[str, dict] = {}
