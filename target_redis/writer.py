@@ -66,8 +66,6 @@ class Writer(Reads):
         """``wait_replicas`` > 0 makes every chunk wait (WAIT) for that many replicas;
         ``run_id`` names this run's marks (``run`` with ``once``)."""
         self.client = client
-        self.single_server = isinstance(client, redis.Redis)
-        """Not a cluster: pipelines may send packed commands (packing.py)."""
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._scripts: bool | None = None
         self._marks: set[str] = set()
@@ -88,6 +86,11 @@ class Writer(Reads):
         everything in the order it was written), retried on transient failures."""
         self.settle()
         return self.retrier.call(what, operation)
+
+    @property
+    def single_server(self) -> bool:
+        """Not a cluster: pipelines may send packed commands (packing.py)."""
+        return isinstance(self.client, redis.Redis)
 
     def settle(self) -> None:
         """Read the replies of batches whose reading was deferred (``run`` with

@@ -151,6 +151,17 @@ def contents(client: redis.Redis, namespace: str) -> dict[str, t.Any]:
 MAPS = {"mapped": {"label": "'#' + str(id)", "tags": "__NULL__"}}
 
 
+def run_every_path(
+    server: RedisServer, messages: list[dict], **settings: t.Any
+) -> dict[str, Captured]:
+    """``messages`` on each path, each in a namespace of its own, with MAPS and
+    ``settings``."""
+    return {
+        path: run(path, server.config(namespace=path, stream_maps=MAPS, **settings), messages)
+        for path in PATHS
+    }
+
+
 def count_direct_records(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The stream of each line the direct path takes from now on, in order."""
     taken: list[str] = []
@@ -171,16 +182,13 @@ def test_mixed_run_is_the_same_on_every_path(
     server: RedisServer, r: redis.Redis, load_method: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken = count_direct_records(monkeypatch)
-    results = {}
-    for path in PATHS:
-        config = server.config(
-            namespace=path,
-            load_method=load_method,
-            batch_size_rows=4,
-            stream_maps=MAPS,
-            on_invalid_record="dead_letter",
-        )
-        results[path] = run(path, config, mixed_input())
+    results = run_every_path(
+        server,
+        mixed_input(),
+        load_method=load_method,
+        batch_size_rows=4,
+        on_invalid_record="dead_letter",
+    )
     direct, sdk, plain = results["direct"], results["sdk"], results["plain"]
     assert direct.error is sdk.error is plain.error is None
     assert direct.states == sdk.states == plain.states
@@ -217,12 +225,7 @@ def test_failures_are_the_same_on_every_path(
     messages = mixed_input(invalid=False)
     cut = next(i for i, m in enumerate(messages) if m.get("type") == "STATE") + 1
     messages = [*messages[:cut], bad, *messages[cut:]]
-    results = {
-        path: run(
-            path, server.config(namespace=path, batch_size_rows=4, stream_maps=MAPS), messages
-        )
-        for path in PATHS
-    }
+    results = run_every_path(server, messages, batch_size_rows=4)
     errors = {path: str(result.error) for path, result in results.items()}
     assert errors["direct"] == errors["sdk"], errors
     assert errors["plain"].split(":")[0] == errors["direct"].split(":")[0]  # its own wording
@@ -237,10 +240,7 @@ def test_max_age_drains_are_the_same_on_every_path(
 ) -> None:
     # A zero max age: the SDK drains every sink after each record, on either path.
     monkeypatch.setattr(TargetRedis, "_MAX_RECORD_AGE_IN_MINUTES", 0.0)
-    results = {
-        path: run(path, server.config(namespace=path, stream_maps=MAPS), mixed_input(invalid=False))
-        for path in PATHS
-    }
+    results = run_every_path(server, mixed_input(invalid=False))
     assert results["direct"].states == results["sdk"].states == results["plain"].states
     assert len(results["direct"].states) == 4  # one per STATE message: each came after a drain
     stored = {path: contents(r, path) for path in PATHS}
@@ -250,18 +250,15 @@ def test_max_age_drains_are_the_same_on_every_path(
 def test_search_values_are_the_same_on_every_path(server: RedisServer, r: redis.Redis) -> None:
     """search_index's companion values (dates, tags) and its invalid records ('yesterday'
     is no date an index can use) on the direct, SDK and plain paths."""
-    results = {}
-    for path in PATHS:
-        config = server.config(
-            namespace=path,
-            load_method="upsert",
-            record_format="fields",
-            search_index={"create": False},
-            batch_size_rows=4,
-            stream_maps=MAPS,
-            on_invalid_record="dead_letter",
-        )
-        results[path] = run(path, config, mixed_input())
+    results = run_every_path(
+        server,
+        mixed_input(),
+        load_method="upsert",
+        record_format="fields",
+        search_index={"create": False},
+        batch_size_rows=4,
+        on_invalid_record="dead_letter",
+    )
     direct, sdk, plain = results["direct"], results["sdk"], results["plain"]
     assert direct.error is sdk.error is plain.error is None
     assert direct.states == sdk.states == plain.states

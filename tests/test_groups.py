@@ -204,15 +204,12 @@ def test_groups_on_a_cluster_spread_over_slots_and_a_lost_reply(
     client = cluster.client()
     try:
         client.flushall()
-        config = {
-            "host": "127.0.0.1",
-            "port": cluster.port,
-            "cluster_mode": True,
-            "cache_type": cache_type,
-            "key_template": "g:{customer_id}",
-            "batch_size_rows": 50,
-            "retry_max_seconds": 20,
-        }
+        config = cluster.config(
+            cache_type=cache_type,
+            key_template="g:{customer_id}",
+            batch_size_rows=50,
+            retry_max_seconds=20,
+        )
         assert len({key_slot(f"g:{c}".encode()) for c in range(17)}) == 17
         seen = lose_reply(monkeypatch, b"RPUSH" if cache_type == "list" else b"XADD", 4)
         assert load(config, "g", orders()) == [{"n": N}]
@@ -337,7 +334,7 @@ def test_upsert_per_group_on_a_cluster(cluster: LocalCluster) -> None:
     client = cluster.client()
     try:
         client.flushall()
-        config = {**upsert_config(cluster), "cluster_mode": True}
+        config = upsert_config(cluster)
         load(config, "o", orders(60))
         load(
             config,
@@ -415,7 +412,7 @@ def test_overwrite_per_group_on_a_cluster(cluster: LocalCluster) -> None:
     client = cluster.client()
     try:
         client.flushall()
-        config = {**upsert_config(cluster), "load_method": "overwrite", "cluster_mode": True}
+        config = {**upsert_config(cluster), "load_method": "overwrite"}
         load(config, "o", orders(60))
         load(config, "o", orders(5))
         assert sorted(client.scan_iter(match="orders_by_customer:*")) == [

@@ -223,15 +223,12 @@ def test_a_lost_reply_on_a_cluster_applies_the_write_once(
     client = cluster.client()
     try:
         client.flushall()
-        config = {
-            "host": "127.0.0.1",
-            "port": cluster.port,
-            "cluster_mode": True,
-            "cache_type": cache_type,
-            "load_method": load_method,
-            "batch_size_rows": 100,
-            "retry_max_seconds": 20,
-        }
+        config = cluster.config(
+            cache_type=cache_type,
+            load_method=load_method,
+            batch_size_rows=100,
+            retry_max_seconds=20,
+        )
         if load_method == "overwrite":
             assert run_target(config, lines("old")).states
         seen = lose_reply(monkeypatch, match, nth)
